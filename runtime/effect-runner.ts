@@ -1,0 +1,246 @@
+import type { AnyEventObject } from 'xstate';
+import type { Logger } from 'pino';
+import type { Clock } from './clock.js';
+import type { Database } from './db/database.js';
+import { DocketError, isTransient, toErrorInfo, TransientError } from './errors.js';
+import { Loop } from './loop.js';
+import type { Metrics } from './metrics.js';
+import type { AttemptLogEntry, ClaimedEffect, EffectQueries } from './queries/effects.js';
+import type { Registry, RegisteredService } from './registry.js';
+import { DEFAULT_RETRY, retryDelayMs } from './retry.js';
+import type { RetryPolicy, RuntimeOptions } from './types.js';
+
+export interface EffectRunnerOptions {
+  db: Database;
+  queries: EffectQueries;
+  registry: Registry;
+  clock: Clock;
+  metrics: Metrics;
+  logger: Logger;
+  workerId: string;
+  concurrency: number;
+  leaseMs: number;
+  pollIntervalMs: number;
+  retry: Partial<RetryPolicy> | undefined;
+  onEmit: RuntimeOptions['onEmit'];
+  shutdownGraceMs: number;
+}
+
+const DEFAULT_TIMEOUT_MS = 300_000;
+
+interface Running {
+  effect: ClaimedEffect;
+  controller: AbortController;
+  done: Promise<void>;
+}
+
+/**
+ * Runs effects outside the step transaction: claims due ones under a lease, heartbeats while they run,
+ * and commits each result (with its reply event) or schedules a retry.
+ */
+export class EffectRunner extends Loop {
+  protected readonly pollIntervalMs: number;
+  readonly #running = new Map<string, Running>();
+  #heartbeat: NodeJS.Timeout | undefined;
+
+  constructor(private readonly options: EffectRunnerOptions) {
+    super(options.logger);
+    this.pollIntervalMs = options.pollIntervalMs;
+  }
+
+  protected now(): number {
+    return this.options.clock.now();
+  }
+
+  override start(): void {
+    super.start();
+    // Renew leases at a third of their length, so two missed beats still leave the lease held.
+    this.#heartbeat ??= setInterval(() => void this.#renewLeases(), Math.max(this.options.leaseMs / 3, 50));
+    this.#heartbeat.unref();
+  }
+
+  protected async turn(): Promise<Date | 'again' | null> {
+    const { db, queries, registry, workerId, leaseMs, concurrency } = this.options;
+    const free = concurrency - this.#running.size;
+    if (free <= 0) return null; // a finishing effect notifies the loop
+    const now = this.now();
+    const claimed = await queries.claim(db, workerId, new Date(now), new Date(now + leaseMs), free, registry.machineNames);
+    for (const effect of claimed) this.#launch(effect);
+    if (claimed.length === free) return 'again';
+    return queries.nextDue(db, registry.machineNames);
+  }
+
+  #launch(effect: ClaimedEffect): void {
+    const controller = new AbortController();
+    const done = this.#execute(effect, controller.signal)
+      .catch((error) => this.logger.error({ err: error, ...fields(effect) }, 'effect bookkeeping failed; the lease will expire and another worker retries'))
+      .finally(() => {
+        this.#running.delete(effect.id);
+        this.notify();
+      });
+    this.#running.set(effect.id, { effect, controller, done });
+  }
+
+  async #execute(effect: ClaimedEffect, stop: AbortSignal): Promise<void> {
+    const { metrics, registry } = this.options;
+    const log = this.logger.child(fields(effect));
+    metrics.inc('effectsStarted');
+    if (effect.tookOver) log.warn('took over an effect whose lease expired');
+    const reg = registry.machine(effect.machine)!;
+    const service = this.#resolve(effect, reg.machine);
+    if (!service) {
+      return this.#fail(effect, new DocketError('SERVICE_NOT_FOUND', `no service "${effect.service}" in the runtime's services or the machine's actors`), log);
+    }
+    const timeoutMs = service.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    const signal = AbortSignal.any([stop, AbortSignal.timeout(timeoutMs)]);
+    let output: unknown;
+    try {
+      output = await abortable(
+        service.handler({
+          input: effect.input,
+          idempotencyKey: effect.idempotencyKey,
+          attempt: effect.attempts,
+          signal,
+          instanceId: effect.instanceId,
+          childId: effect.childId ?? '',
+          logger: log,
+        }),
+        signal,
+      );
+    } catch (error) {
+      if (stop.aborted) return; // closing: the lease is released, not the attempt failed
+      const reason = signal.aborted ? new TransientError(`attempt timed out after ${timeoutMs} ms`, { code: 'EFFECT_TIMEOUT', cause: error }) : error;
+      return this.#failOrRetry(effect, service, reason, log);
+    }
+    const finished = await this.options.queries.finish(this.options.db, effect, this.options.workerId, new Date(this.now()), {
+      status: 'done',
+      output: output ?? null,
+      reply: effect.kind === 'invoke' ? { type: `xstate.done.actor.${effect.childId}`, output: output ?? null } : null,
+    });
+    this.#settled(finished, 'effectsSucceeded', log, 'effect done');
+  }
+
+  #resolve(effect: ClaimedEffect, machine: Parameters<Registry['service']>[0]): RegisteredService | undefined {
+    if (effect.kind === 'invoke') return this.options.registry.service(machine, effect.service);
+    if (effect.kind === 'emit') {
+      const onEmit = this.options.onEmit;
+      return {
+        handler: async ({ input }) => {
+          await onEmit?.((input as { event: AnyEventObject }).event, { instanceId: effect.instanceId, machine: effect.machine });
+        },
+        retry: undefined,
+        timeoutMs: undefined,
+      };
+    }
+    const impl = (machine.implementations.actions as Record<string, unknown>)[effect.service];
+    if (typeof impl !== 'function') return undefined;
+    return {
+      handler: async ({ input }) => {
+        const { params, context, event } = input as { params: unknown; context: unknown; event: unknown };
+        await impl({ context, event, self: undefined, system: undefined }, params);
+      },
+      retry: undefined,
+      timeoutMs: undefined,
+    };
+  }
+
+  async #failOrRetry(effect: ClaimedEffect, service: RegisteredService, error: unknown, log: Logger): Promise<void> {
+    const policy = { ...DEFAULT_RETRY, ...this.options.retry, ...service.retry };
+    const transient = isTransient(error);
+    if (!transient || effect.attempts >= policy.maxAttempts) return this.#fail(effect, error, log);
+    const retryAfterMs = error instanceof TransientError ? error.retryAfterMs : (error as { retryAfterMs?: number }).retryAfterMs;
+    const delay = retryDelayMs(policy, effect.attempts, retryAfterMs);
+    const now = this.now();
+    const info = toErrorInfo(error);
+    const kept = await this.options.queries.retry(this.options.db, effect, this.options.workerId, new Date(now), new Date(now + delay), info, {
+      ...attemptLog(effect, info, now, true),
+      ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+    });
+    if (kept) this.options.metrics.inc('effectRetries');
+    log.warn({ err: error, attempt: effect.attempts, retry_in_ms: delay, lease_lost: !kept }, 'effect attempt failed; will retry');
+  }
+
+  async #fail(effect: ClaimedEffect, error: unknown, log: Logger): Promise<void> {
+    const now = this.now();
+    const info = toErrorInfo(error);
+    const finished = await this.options.queries.finish(this.options.db, effect, this.options.workerId, new Date(now), {
+      status: 'failed',
+      error: info,
+      log: attemptLog(effect, info, now, isTransient(error)),
+      reply: effect.kind === 'invoke' ? { type: `xstate.error.actor.${effect.childId}`, error: { ...info, attempts: effect.attempts } } : null,
+    });
+    this.#settled(finished, 'effectsFailed', log, 'effect failed', error);
+  }
+
+  #settled(finished: boolean, counter: 'effectsSucceeded' | 'effectsFailed', log: Logger, message: string, error?: unknown): void {
+    if (finished) {
+      this.options.metrics.inc(counter);
+      if (error) log.warn({ err: error }, message);
+      else log.debug(message);
+    } else {
+      this.options.metrics.inc('effectsCanceledInFlight');
+      log.info('effect result dropped: cancelled meanwhile or lease lost');
+    }
+  }
+
+  async #renewLeases(): Promise<void> {
+    if (this.#running.size === 0) return;
+    const now = this.now();
+    try {
+      await this.options.queries.heartbeat(this.options.db, [...this.#running.keys()], this.options.workerId, new Date(now + this.options.leaseMs));
+    } catch (error) {
+      this.logger.warn({ err: error }, 'lease heartbeat failed');
+    }
+  }
+
+  /** Stops claiming, lets running effects finish within the grace period, then aborts and releases the rest. */
+  override async stop(): Promise<void> {
+    await super.stop();
+    const running = [...this.#running.values()];
+    if (running.length > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      const grace = new Promise((resolve) => (timer = setTimeout(resolve, this.options.shutdownGraceMs)));
+      await Promise.race([Promise.all(running.map((r) => r.done)), grace]);
+      clearTimeout(timer);
+      const left = [...this.#running.values()];
+      for (const r of left) r.controller.abort(new DocketError('RUNTIME_CLOSING', 'runtime closing'));
+      const released = await this.options.queries
+        .release(this.options.db, this.options.workerId, left.map((r) => r.effect.id), new Date(this.now()))
+        .catch((error) => {
+          this.logger.warn({ err: error }, 'could not release leases; they will expire');
+          return 0;
+        });
+      if (released) this.logger.info({ released }, 'released effect leases');
+      await Promise.all(left.map((r) => r.done));
+    }
+    clearInterval(this.#heartbeat);
+    this.#heartbeat = undefined;
+  }
+}
+
+function fields(effect: ClaimedEffect) {
+  return { instance_id: effect.instanceId, machine: effect.machine, effect_id: effect.id, service: effect.service, child_id: effect.childId, attempt: effect.attempts };
+}
+
+function attemptLog(effect: ClaimedEffect, info: { code: string; message: string }, now: number, transient: boolean): AttemptLogEntry {
+  return { attempt: effect.attempts, at: new Date(now).toISOString(), code: info.code, message: info.message, transient };
+}
+
+/** Settles with the promise, or rejects as soon as the signal aborts (a handler that ignores its signal cannot hold us). */
+function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}

@@ -1,0 +1,83 @@
+/**
+ * The engine's error vocabulary. Every error has a stable string `code` that callers and logs can
+ * branch on, and keeps the error that caused it.
+ */
+export class DocketError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** Raised for options or arguments that can never work; fix the call. */
+export class ConfigError extends DocketError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('CONFIG_INVALID', message, options);
+  }
+}
+
+/** The instance id names no instance. */
+export class InstanceNotFoundError extends DocketError {
+  constructor(readonly instanceId: string) {
+    super('INSTANCE_NOT_FOUND', `no instance with id ${instanceId}`);
+  }
+}
+
+/** waitFor() gave up before its predicate held. */
+export class WaitTimeoutError extends DocketError {
+  constructor(readonly instanceId: string, readonly timeoutMs: number) {
+    super('WAIT_TIMEOUT', `instance ${instanceId} did not reach the awaited state within ${timeoutMs} ms`);
+  }
+}
+
+/** The runtime was closed while the call was in flight. */
+export class RuntimeClosedError extends DocketError {
+  constructor() {
+    super('RUNTIME_CLOSED', 'the runtime is closed');
+  }
+}
+
+/**
+ * Thrown by a service for a failure that may pass: a timeout, a 429, a 5xx. The effect runner
+ * retries it with exponential backoff and jitter, waiting at least `retryAfterMs` when given.
+ */
+export class TransientError extends DocketError {
+  readonly retryAfterMs: number | undefined;
+  constructor(message: string, options?: { code?: string; retryAfterMs?: number; cause?: unknown }) {
+    super(options?.code ?? 'TRANSIENT', message, options);
+    this.retryAfterMs = options?.retryAfterMs;
+  }
+}
+
+/**
+ * Thrown by a service for a failure that retrying cannot fix (a 4xx other than 408/429, a bad
+ * input). The machine receives `xstate.error.actor.<id>` at once.
+ */
+export class PermanentError extends DocketError {
+  constructor(message: string, options?: { code?: string; cause?: unknown }) {
+    super(options?.code ?? 'PERMANENT', message, options);
+  }
+}
+
+/** Whether an error thrown by a service should be retried. Unmarked errors are permanent. */
+export function isTransient(error: unknown): boolean {
+  if (error instanceof TransientError) return true;
+  return typeof error === 'object' && error !== null && (error as { transient?: unknown }).transient === true;
+}
+
+/** The serialisable description of an error that machines receive and tables store. */
+export interface ErrorInfo {
+  name: string;
+  code: string;
+  message: string;
+}
+
+export function toErrorInfo(error: unknown): ErrorInfo {
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code;
+    return { name: error.name, code: typeof code === 'string' ? code : 'ERROR', message: error.message };
+  }
+  return { name: 'Error', code: 'ERROR', message: String(error) };
+}

@@ -1,0 +1,142 @@
+import type { AnyEventObject, StateValue } from 'xstate';
+import type { Queryable } from '../db/database.js';
+import type { ErrorInfo } from '../errors.js';
+import type { SchemaName } from '../schema.js';
+import type { StepOutcome } from '../step.js';
+import type { HistoryEntry, InstanceState, InstanceStatus, PersistedSnapshot } from '../types.js';
+
+/** Creating and reading instances, and committing events to their inboxes. */
+export class InstanceQueries {
+  readonly #insert: string;
+  readonly #findExisting: string;
+  readonly #get: string;
+  readonly #history: string;
+  readonly #send: string;
+  readonly #status: string;
+
+  constructor(schema: SchemaName) {
+    const t = (name: string) => schema.table(name);
+    this.#insert = `
+      INSERT INTO ${t('instances')} (id, machine, machine_version, snapshot, status, error, version, invocations,
+        idempotency_key, wake_at, created_at, updated_at)
+      VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8, $9, $10, $10)
+      ON CONFLICT DO NOTHING RETURNING id`;
+    this.#findExisting = `
+      SELECT id FROM ${t('instances')} WHERE id = $1 OR idempotency_key = $2 LIMIT 1`;
+    this.#get = `
+      SELECT id, machine, machine_version, snapshot, status, error, version, created_at, updated_at
+      FROM ${t('instances')} WHERE id = $1`;
+    this.#history = `
+      SELECT seq, event, from_value, to_value, at FROM ${t('journal')} WHERE instance_id = $1 ORDER BY seq`;
+    // One statement: the event lands and the instance's wake_at moves up, or nothing happens. The
+    // UPDATE waits for a step holding the instance, so a wake-up is never overwritten by that step.
+    this.#send = `
+      WITH target AS (
+        SELECT id FROM ${t('instances')} WHERE id = $1 AND status = 'active'
+      ),
+      fresh AS (
+        INSERT INTO ${t('dedupe_keys')} (instance_id, key, created_at)
+        SELECT id, $3, $4 FROM target WHERE $3::text IS NOT NULL
+        ON CONFLICT DO NOTHING
+        RETURNING instance_id
+      ),
+      inserted AS (
+        INSERT INTO ${t('events')} (instance_id, event, available_at, created_at)
+        SELECT id, $2, $4, $4 FROM target WHERE $3::text IS NULL OR EXISTS (SELECT 1 FROM fresh)
+        RETURNING instance_id
+      ),
+      woken AS (
+        UPDATE ${t('instances')} i SET wake_at = LEAST(i.wake_at, $4) FROM inserted WHERE i.id = inserted.instance_id
+      )
+      SELECT (SELECT count(*) FROM target)::int AS targets, (SELECT count(*) FROM inserted)::int AS inserted`;
+    this.#status = `SELECT status FROM ${t('instances')} WHERE id = $1`;
+  }
+
+  /** Inserts a new instance; returns false when the id or idempotency key exists already. */
+  async insert(
+    tx: Queryable,
+    row: { id: string; machine: string; idempotencyKey: string | null; outcome: StepOutcome; now: Date },
+  ): Promise<boolean> {
+    const { outcome } = row;
+    const { rows } = await tx.query(this.#insert, [
+      row.id,
+      row.machine,
+      outcome.machineVersion,
+      JSON.stringify(outcome.snapshot),
+      outcome.status,
+      outcome.error ? JSON.stringify(outcome.error) : null,
+      JSON.stringify(outcome.invocations),
+      row.idempotencyKey,
+      outcome.wakeAt,
+      row.now,
+    ]);
+    return rows.length === 1;
+  }
+
+  async findExisting(db: Queryable, id: string, idempotencyKey: string | null): Promise<string | null> {
+    const { rows } = await db.query<{ id: string }>(this.#findExisting, [id, idempotencyKey]);
+    return rows[0]?.id ?? null;
+  }
+
+  async get<TContext>(db: Queryable, id: string): Promise<InstanceState<TContext> | null> {
+    const { rows } = await db.query<InstanceRow>(this.#get, [id]);
+    const row = rows[0];
+    if (!row) return null;
+    return {
+      id: row.id,
+      machine: row.machine,
+      machineVersion: row.machine_version,
+      value: row.snapshot.value,
+      status: row.status,
+      context: row.snapshot.context as TContext,
+      version: row.version,
+      error: row.error,
+      createdAt: new Date(row.created_at),
+      updatedAt: new Date(row.updated_at),
+    };
+  }
+
+  async history(db: Queryable, id: string): Promise<HistoryEntry[]> {
+    const { rows } = await db.query<JournalRow>(this.#history, [id]);
+    return rows.map((row) => ({ seq: row.seq, event: row.event, from: row.from_value, to: row.to_value, at: new Date(row.at) }));
+  }
+
+  /** Commits an event; says whether it landed, was a duplicate, or found no active instance. */
+  async send(
+    db: Queryable,
+    id: string,
+    event: AnyEventObject,
+    dedupeKey: string | null,
+    now: Date,
+  ): Promise<'inserted' | 'duplicate' | 'not_active'> {
+    const { rows } = await db.query<{ targets: number; inserted: number }>(this.#send, [id, JSON.stringify(event), dedupeKey, now]);
+    const row = rows[0]!;
+    if (row.inserted === 1) return 'inserted';
+    return row.targets === 1 ? 'duplicate' : 'not_active';
+  }
+
+  async exists(db: Queryable, id: string): Promise<boolean> {
+    const { rows } = await db.query(this.#status, [id]);
+    return rows.length === 1;
+  }
+}
+
+interface InstanceRow {
+  id: string;
+  machine: string;
+  machine_version: number;
+  snapshot: PersistedSnapshot;
+  status: InstanceStatus;
+  error: ErrorInfo | null;
+  version: number;
+  created_at: Date | string;
+  updated_at: Date | string;
+}
+
+interface JournalRow {
+  seq: number;
+  event: AnyEventObject;
+  from_value: StateValue | null;
+  to_value: StateValue;
+  at: Date | string;
+}

@@ -1,0 +1,86 @@
+import type { AnyStateMachine } from 'xstate';
+import { ConfigError } from './errors.js';
+import type { MachineEntry, MachineRegistration, ServiceHandler, ServiceRegistration } from './types.js';
+
+export interface RegisteredMachine extends Required<Pick<MachineRegistration, 'machine' | 'version'>> {
+  name: string;
+  compatibleVersions: ReadonlySet<number>;
+  migrate: MachineRegistration['migrate'];
+  onStep: MachineRegistration['onStep'];
+}
+
+export interface RegisteredService {
+  handler: ServiceHandler;
+  retry: ServiceRegistration['retry'];
+  timeoutMs: number | undefined;
+}
+
+const DEFAULT_VERSION = 1;
+
+function isRegistration(entry: MachineEntry): entry is MachineRegistration {
+  return typeof entry === 'object' && entry !== null && 'machine' in entry && !('transition' in entry);
+}
+
+/** The machines and services one runtime knows, resolved once at start. */
+export class Registry {
+  readonly #machines = new Map<string, RegisteredMachine>();
+  readonly #services = new Map<string, RegisteredService>();
+
+  constructor(machines: Record<string, MachineEntry>, services: Record<string, ServiceHandler | ServiceRegistration> = {}) {
+    for (const [name, entry] of Object.entries(machines)) {
+      const registration: MachineRegistration = isRegistration(entry) ? entry : { machine: entry };
+      const version = registration.version ?? DEFAULT_VERSION;
+      if (!Number.isInteger(version) || version < 1) {
+        throw new ConfigError(`machine "${name}": version must be a positive integer; got ${version}`);
+      }
+      this.#machines.set(name, {
+        name,
+        machine: registration.machine,
+        version,
+        compatibleVersions: new Set(registration.compatibleVersions ?? []),
+        migrate: registration.migrate,
+        onStep: registration.onStep,
+      });
+    }
+    if (this.#machines.size === 0) throw new ConfigError('createRuntime needs at least one machine');
+    for (const [name, entry] of Object.entries(services)) {
+      const registration = typeof entry === 'function' ? { handler: entry } : entry;
+      this.#services.set(name, { handler: registration.handler, retry: registration.retry, timeoutMs: registration.timeoutMs });
+    }
+  }
+
+  machine(name: string): RegisteredMachine | undefined {
+    return this.#machines.get(name);
+  }
+
+  /** Machine names and the newest version of each, for claim queries. */
+  get claimFilter(): { names: string[]; maxVersions: number[] } {
+    const all = [...this.#machines.values()];
+    return { names: all.map((m) => m.name), maxVersions: all.map((m) => m.version) };
+  }
+
+  get machineNames(): string[] {
+    return [...this.#machines.keys()];
+  }
+
+  /**
+   * The handler of an invoked `src`: the runtime's `services` first, then the machine's own promise
+   * actor, so a plain XState machine with `fromPromise` actors runs unchanged.
+   */
+  service(machine: AnyStateMachine, src: string): RegisteredService | undefined {
+    const registered = this.#services.get(src);
+    if (registered) return registered;
+    const logic = (machine.implementations.actors as Record<string, unknown>)[src] as { config?: unknown } | undefined;
+    if (logic && typeof logic.config === 'function') {
+      const creator = logic.config as (args: Record<string, unknown>) => Promise<unknown>;
+      // A fromPromise creator expects XState's arguments; durable() creators also read the effect
+      // context (idempotency key, attempt). Both get both.
+      return {
+        handler: (context) => creator({ ...context, self: undefined, system: undefined, emit: () => {} }),
+        retry: undefined,
+        timeoutMs: undefined,
+      };
+    }
+    return undefined;
+  }
+}

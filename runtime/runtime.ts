@@ -1,0 +1,224 @@
+import { randomUUID } from 'node:crypto';
+import type { AnyEventObject } from 'xstate';
+import { z } from 'zod';
+import { systemClock } from './clock.js';
+import type { Database } from './db/database.js';
+import { maskUrl, openDatabase } from './db/open.js';
+import { EffectRunner } from './effect-runner.js';
+import { ConfigError, InstanceNotFoundError, RuntimeClosedError, WaitTimeoutError } from './errors.js';
+import { defaultLogger } from './logger.js';
+import { Metrics } from './metrics.js';
+import { ENGINE_MIGRATIONS, loadMigrations, migrate } from './migrate.js';
+import { openRuntimes } from './open-runtimes.js';
+import { parseTuning } from './options.js';
+import { EffectQueries } from './queries/effects.js';
+import { InstanceQueries } from './queries/instances.js';
+import { StepQueries } from './queries/steps.js';
+import { Registry } from './registry.js';
+import { SchemaName } from './schema.js';
+import { computeStart } from './step.js';
+import { StepWorker } from './step-worker.js';
+import { Subscriptions } from './subscriptions.js';
+import type { InstanceState, Runtime, RuntimeOptions, SendOptions, SendResult, StartOptions, WaitOptions } from './types.js';
+
+const eventSchema = z.looseObject({ type: z.string().min(1) });
+const uuidSchema = z.uuid();
+
+/**
+ * Opens the database, applies migrations and (unless `worker: false`) starts the worker loops.
+ * See RuntimeOptions for every option and its default.
+ */
+export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
+  const tuning = parseTuning(options);
+  const schema = new SchemaName(tuning.schema);
+  const registry = new Registry(options.machines, options.services);
+  const clock = options.clock ?? systemClock;
+  const logger = (options.logger ?? defaultLogger()).child({ worker_id: tuning.workerId });
+  const ownsDatabase = typeof options.database !== 'object';
+  const db: Database =
+    typeof options.database === 'object'
+      ? options.database
+      : await openDatabase(options.database, { maxConnections: tuning.maxConnections, idleInTransactionTimeoutMs: tuning.leaseMs, logger });
+  try {
+    await migrate(db, schema, loadMigrations(ENGINE_MIGRATIONS));
+  } catch (error) {
+    if (ownsDatabase) await db.close();
+    const where = typeof options.database === 'string' ? maskUrl(options.database) : db.kind;
+    throw new ConfigError(`could not prepare the database (${where}): ${(error as Error).message}`, { cause: error });
+  }
+
+  const instances = new InstanceQueries(schema);
+  const steps = new StepQueries(schema);
+  const metrics = new Metrics();
+  const workers: StepWorker[] = [];
+  let effects: EffectRunner | undefined;
+  if (tuning.worker) {
+    for (let i = 0; i < tuning.stepConcurrency; i++) {
+      workers.push(
+        new StepWorker({
+          db,
+          queries: steps,
+          registry,
+          clock,
+          metrics,
+          logger,
+          batchSize: tuning.stepBatchSize,
+          pollIntervalMs: tuning.pollIntervalMs,
+          maxStepFailures: tuning.maxStepFailures,
+        }),
+      );
+    }
+    effects = new EffectRunner({
+      db,
+      queries: new EffectQueries(schema),
+      registry,
+      clock,
+      metrics,
+      logger,
+      workerId: tuning.workerId,
+      concurrency: tuning.effectConcurrency,
+      leaseMs: tuning.leaseMs,
+      pollIntervalMs: tuning.pollIntervalMs,
+      retry: tuning.retry,
+      onEmit: options.onEmit,
+      shutdownGraceMs: tuning.shutdownGraceMs,
+    });
+  }
+
+  const wakeSteps = () => workers.forEach((w) => w.notify());
+  const wakeAll = () => {
+    wakeSteps();
+    effects?.notify();
+  };
+  const subscriptions = new Subscriptions((id) => instances.get(db, id), logger);
+  const unlisten = [
+    await db.listen(schema.channel('steps'), (payload) => subscriptions.notified(payload), () => subscriptions.refreshAll()),
+  ];
+  if (tuning.worker) {
+    unlisten.push(await db.listen(schema.channel('wake'), wakeSteps, wakeAll));
+    unlisten.push(await db.listen(schema.channel('effects'), () => effects?.notify(), wakeAll));
+  }
+  const stopClock = clock.onChange?.(wakeAll);
+  workers.forEach((w) => w.start());
+  effects?.start();
+
+  let closed = false;
+  const assertOpen = () => {
+    if (closed) throw new RuntimeClosedError();
+  };
+  const handle = { workerId: tuning.workerId };
+  openRuntimes.add(handle);
+  logger.info({ database: db.kind, schema: schema.name, machines: registry.machineNames, worker: tuning.worker }, 'runtime started');
+
+  const runtime: Runtime = {
+    workerId: tuning.workerId,
+    database: db,
+
+    async start(name, input, startOptions: StartOptions = {}) {
+      assertOpen();
+      const reg = registry.machine(name);
+      if (!reg) throw new ConfigError(`unknown machine "${name}"; this runtime knows ${registry.machineNames.join(', ')}`);
+      const id = startOptions.id === undefined ? randomUUID() : uuidSchema.parse(startOptions.id);
+      const idempotencyKey = startOptions.idempotencyKey ?? null;
+      const now = clock.now();
+      const outcome = computeStart(reg, id, input, now, logger);
+      const at = new Date(now);
+      const created = await db.transaction(async (tx) => {
+        if (!(await instances.insert(tx, { id, machine: name, idempotencyKey, outcome, now: at }))) return false;
+        await steps.writeStart(tx, id, name, outcome, at);
+        await reg.onStep?.(tx, {
+          instanceId: id,
+          machine: name,
+          previous: null,
+          current: { value: outcome.value, status: outcome.status, context: outcome.context, error: outcome.error },
+          events: outcome.applied,
+          version: 0,
+          at,
+        });
+        return true;
+      });
+      if (created) {
+        logger.debug({ instance_id: id, machine: name, to: outcome.value }, 'instance started');
+        return id;
+      }
+      const existing = await instances.findExisting(db, id, idempotencyKey);
+      if (!existing) throw new Error(`instance insert for ${id} conflicted but no row was found`);
+      return existing;
+    },
+
+    async send(id, event: AnyEventObject, sendOptions: SendOptions = {}): Promise<SendResult> {
+      assertOpen();
+      const parsed = eventSchema.safeParse(event);
+      if (!parsed.success) throw new ConfigError(`event must be an object with a string "type"; got ${JSON.stringify(event)}`);
+      if (!uuidSchema.safeParse(id).success) throw new InstanceNotFoundError(id);
+      const result = await instances.send(db, id, parsed.data as AnyEventObject, sendOptions.dedupeKey ?? null, new Date(clock.now()));
+      if (result === 'inserted') return { accepted: true };
+      if (result === 'duplicate') return { accepted: false, reason: 'duplicate' };
+      if (!(await instances.exists(db, id))) throw new InstanceNotFoundError(id);
+      return { accepted: false, reason: 'instance_not_active' };
+    },
+
+    async get<TContext>(id: string) {
+      assertOpen();
+      if (!uuidSchema.safeParse(id).success) return null;
+      return instances.get<TContext>(db, id);
+    },
+
+    async history(id) {
+      assertOpen();
+      if (!uuidSchema.safeParse(id).success) return [];
+      return instances.history(db, id);
+    },
+
+    subscribe<TContext>(id: string, listener: (state: InstanceState<TContext>) => void) {
+      assertOpen();
+      return subscriptions.add(id, listener as (state: InstanceState) => void);
+    },
+
+    async waitFor<TContext>(id: string, predicate: (state: InstanceState<TContext>) => boolean, waitOptions: WaitOptions = {}) {
+      assertOpen();
+      const timeoutMs = waitOptions.timeoutMs ?? 30_000;
+      return new Promise<InstanceState<TContext>>((resolve, reject) => {
+        let settled = false;
+        const finish = (error: Error | null, state?: InstanceState<TContext>) => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          unsubscribe();
+          if (error) reject(error);
+          else resolve(state!);
+        };
+        const check = (state: InstanceState<TContext>) => {
+          try {
+            if (predicate(state)) finish(null, state);
+          } catch (error) {
+            finish(error as Error);
+          }
+        };
+        const timer = setTimeout(() => finish(new WaitTimeoutError(id, timeoutMs)), timeoutMs);
+        // Subscribe before reading, so a step between the read and the subscription is not missed.
+        const unsubscribe = subscriptions.add(id, check as (state: InstanceState) => void);
+        instances.get<TContext>(db, id).then(
+          (state) => (state ? check(state) : finish(new InstanceNotFoundError(id))),
+          (error: Error) => finish(error),
+        );
+      });
+    },
+
+    metrics: () => metrics.snapshot(),
+    wake: wakeAll,
+
+    async close() {
+      if (closed) return;
+      closed = true;
+      stopClock?.();
+      await Promise.all(workers.map((w) => w.stop()));
+      await effects?.stop();
+      for (const stop of unlisten) await stop().catch(() => {});
+      if (ownsDatabase) await db.close();
+      openRuntimes.delete(handle);
+      logger.info('runtime closed');
+    },
+  };
+  return runtime;
+}

@@ -1,0 +1,210 @@
+import { initialTransition, transition, type AnyEventObject, type AnyMachineSnapshot, type StateValue } from 'xstate';
+import type { Logger } from 'pino';
+import { ActionPlan, type NewEffect, type NewEvent, type ResolvedAction } from './plan.js';
+import type { RegisteredMachine } from './registry.js';
+import { persistSnapshot, restoreSnapshot, snapshotError, snapshotStatus } from './snapshot.js';
+import type { ErrorInfo } from './errors.js';
+import type { InstanceStatus, PersistedSnapshot } from './types.js';
+
+/** An instance row as the step worker claims it. */
+export interface ClaimedInstance {
+  id: string;
+  machine: string;
+  machineVersion: number;
+  snapshot: PersistedSnapshot;
+  status: InstanceStatus;
+  version: number;
+  invocations: Record<string, string>;
+  stepFailures: number;
+}
+
+/** An inbox row. */
+export interface InboxEvent {
+  id: string;
+  event: AnyEventObject;
+  timerId: string | null;
+  sourceEffect: string | null;
+  availableAt: Date;
+}
+
+export interface JournalRow {
+  seq: number;
+  event_type: string;
+  event: AnyEventObject;
+  from_value: StateValue | null;
+  to_value: StateValue;
+}
+
+/** Everything one step transaction writes. Computed without I/O; `writeStep` turns it into SQL. */
+export interface StepOutcome {
+  snapshot: PersistedSnapshot;
+  status: InstanceStatus;
+  error: ErrorInfo | null;
+  machineVersion: number;
+  version: number;
+  invocations: Record<string, string>;
+  consumedEventIds: string[];
+  timerDeletes: string[];
+  newEvents: NewEvent[];
+  newEffects: NewEffect[];
+  canceledEffects: string[];
+  journal: JournalRow[];
+  wakeAt: Date | null;
+  applied: AnyEventObject[];
+  dropped: number;
+  /** How late each applied timer fired, milliseconds. */
+  timerLateness: number[];
+  previous: { value: StateValue; status: InstanceStatus; context: unknown } | null;
+  context: unknown;
+  value: StateValue;
+}
+
+/** The first step of a new instance: XState's initial transition and the rows its entry actions ask for. */
+export function computeStart(reg: RegisteredMachine, instanceId: string, input: unknown, now: number, logger: Logger): StepOutcome {
+  const [snapshot, actions] = initialTransition(reg.machine, input);
+  const plan = new ActionPlan(reg.machine, instanceId, logger);
+  const init = { type: 'xstate.init', input } as AnyEventObject;
+  plan.add(actions as ResolvedAction[], 0, now, snapshot.context, init);
+  return finish(reg, snapshot as AnyMachineSnapshot, plan, {
+    version: 0,
+    invocations: {},
+    consumed: [],
+    journal: [{ seq: 0, event_type: init.type, event: init, from_value: null, to_value: snapshot.value }],
+    applied: [init],
+    dropped: 0,
+    timerLateness: [],
+    pending: [],
+    inboxMayContinue: false,
+    previous: null,
+  });
+}
+
+/**
+ * Applies the due events of a claimed instance in order. `inbox` holds the instance's inbox rows
+ * sorted by (available_at, id), due or not, at most `batchSize` of them; `inboxFull` says more may follow.
+ */
+export function computeStep(
+  reg: RegisteredMachine,
+  instance: ClaimedInstance,
+  inbox: InboxEvent[],
+  inboxFull: boolean,
+  now: number,
+  logger: Logger,
+): StepOutcome {
+  let snapshot = restoreSnapshot(reg.machine, instance.snapshot);
+  const previous = { value: snapshot.value, status: instance.status, context: snapshot.context };
+  const plan = new ActionPlan(reg.machine, instance.id, logger);
+  const invocations = { ...instance.invocations };
+  const journal: JournalRow[] = [];
+  const applied: AnyEventObject[] = [];
+  const consumed: string[] = [];
+  const timerLateness: number[] = [];
+  let version = instance.version;
+  let dropped = 0;
+
+  for (const row of inbox) {
+    if (row.availableAt.getTime() > now) break;
+    consumed.push(row.id);
+    if (snapshot.status !== 'active' || isStale(row, invocations)) {
+      dropped += 1;
+      logger.debug({ instance_id: instance.id, event_type: row.event.type }, 'event dropped');
+      continue;
+    }
+    if (row.timerId) timerLateness.push(now - row.availableAt.getTime());
+    const before = snapshot;
+    const [next, actions] = transition(reg.machine, snapshot, row.event);
+    version += 1;
+    plan.add(actions as ResolvedAction[], version, now, next.context, row.event);
+    journal.push({ seq: version, event_type: row.event.type, event: row.event, from_value: before.value, to_value: next.value });
+    applied.push(row.event);
+    if (row.sourceEffect) delete invocations[childOf(row.event)];
+    snapshot = next as AnyMachineSnapshot;
+  }
+  const consumedSet = new Set(consumed);
+  const pending = inbox.filter((row) => !consumedSet.has(row.id) && !(row.timerId && plan.timerDeletes.has(row.timerId)));
+  return finish(reg, snapshot, plan, {
+    version,
+    invocations,
+    consumed,
+    journal,
+    applied,
+    dropped,
+    timerLateness,
+    pending,
+    inboxMayContinue: inboxFull ? inbox[inbox.length - 1]!.availableAt : false,
+    previous,
+  });
+}
+
+interface Progress {
+  version: number;
+  invocations: Record<string, string>;
+  consumed: string[];
+  journal: JournalRow[];
+  applied: AnyEventObject[];
+  dropped: number;
+  timerLateness: number[];
+  /** Inbox rows that stay after this step. */
+  pending: InboxEvent[];
+  /** When the inbox was read only in part: the due time of its last row read, a lower bound for the rest. */
+  inboxMayContinue: Date | false;
+  previous: StepOutcome['previous'];
+}
+
+function finish(reg: RegisteredMachine, snapshot: AnyMachineSnapshot, plan: ActionPlan, progress: Progress): StepOutcome {
+  // Children alive after the step decide which effects live: a new spawn starts one, a child that is
+  // gone (its state exited) cancels its effect.
+  const alive = new Set(Object.keys(snapshot.children ?? {}));
+  const invocations: Record<string, string> = {};
+  const canceled: string[] = [];
+  for (const [childId, key] of Object.entries(progress.invocations)) {
+    if (alive.has(childId) && !plan.spawns.has(childId)) invocations[childId] = key;
+    else canceled.push(key);
+  }
+  const newEffects: NewEffect[] = [...plan.outbox];
+  for (const [childId, effect] of plan.spawns) {
+    if (!alive.has(childId)) continue;
+    invocations[childId] = effect.idempotency_key;
+    newEffects.push(effect);
+  }
+  const newEvents = snapshot.status === 'active' ? plan.newEvents : [];
+  const wakeCandidates = [
+    ...progress.pending.map((row) => row.availableAt.getTime()),
+    ...newEvents.map((row) => Date.parse(row.available_at)),
+  ];
+  if (progress.inboxMayContinue) wakeCandidates.push(progress.inboxMayContinue.getTime());
+  const status = snapshotStatus(snapshot);
+  return {
+    snapshot: persistSnapshot(reg.machine, snapshot),
+    status,
+    error: snapshotError(snapshot),
+    machineVersion: reg.version,
+    version: progress.version,
+    invocations,
+    consumedEventIds: progress.consumed,
+    // A finished instance keeps no timers.
+    timerDeletes: [...plan.timerDeletes],
+    newEvents,
+    newEffects,
+    canceledEffects: canceled,
+    journal: progress.journal,
+    wakeAt: wakeCandidates.length ? new Date(Math.min(...wakeCandidates)) : null,
+    applied: progress.applied,
+    dropped: progress.dropped,
+    timerLateness: progress.timerLateness,
+    previous: progress.previous,
+    context: snapshot.context,
+    value: snapshot.value,
+  };
+}
+
+/** A result of an effect that no longer serves the child (the state was exited, or re-entered since). */
+function isStale(row: InboxEvent, invocations: Record<string, string>): boolean {
+  if (!row.sourceEffect) return false;
+  return invocations[childOf(row.event)] !== row.sourceEffect;
+}
+
+function childOf(event: AnyEventObject): string {
+  const match = /^xstate\.(?:done|error)\.actor\.(.+)$/.exec(event.type);
+  return match ? match[1]! : '';
+}

@@ -1,0 +1,80 @@
+import type { Logger } from 'pino';
+import type { InstanceState } from './types.js';
+
+type Listener = (state: InstanceState) => void;
+
+/**
+ * Fans step notifications (`<id>:<version>` on the steps channel, from any process) out to
+ * subscribers. One read per notified instance however many listeners it has; states reach each
+ * listener once and in version order.
+ */
+export class Subscriptions {
+  readonly #listeners = new Map<string, Set<Listener>>();
+  readonly #fetching = new Map<string, Promise<void>>();
+  readonly #dirty = new Set<string>();
+  /** What each listener saw last; status matters too, since parking in error keeps the version. */
+  readonly #delivered = new WeakMap<Listener, { version: number; status: string }>();
+
+  constructor(
+    private readonly read: (id: string) => Promise<InstanceState | null>,
+    private readonly logger: Logger,
+  ) {}
+
+  add(id: string, listener: Listener): () => void {
+    let set = this.#listeners.get(id);
+    if (!set) this.#listeners.set(id, (set = new Set()));
+    set.add(listener);
+    return () => {
+      set.delete(listener);
+      if (set.size === 0 && this.#listeners.get(id) === set) this.#listeners.delete(id);
+    };
+  }
+
+  get size(): number {
+    return this.#listeners.size;
+  }
+
+  /** Called with a steps-channel payload. */
+  notified(payload: string): void {
+    const id = payload.split(':', 1)[0]!;
+    if (this.#listeners.has(id)) this.refresh(id);
+  }
+
+  /** Re-reads every watched instance: after a reconnect, notifications may have been missed. */
+  refreshAll(): void {
+    for (const id of this.#listeners.keys()) this.refresh(id);
+  }
+
+  refresh(id: string): void {
+    if (this.#fetching.has(id)) {
+      this.#dirty.add(id);
+      return;
+    }
+    const fetch = this.#deliver(id).finally(() => {
+      this.#fetching.delete(id);
+      if (this.#dirty.delete(id)) this.refresh(id);
+    });
+    this.#fetching.set(id, fetch);
+  }
+
+  async #deliver(id: string): Promise<void> {
+    let state: InstanceState | null;
+    try {
+      state = await this.read(id);
+    } catch (error) {
+      this.logger.warn({ err: error, instance_id: id }, 'could not read instance for subscribers');
+      return;
+    }
+    if (!state) return;
+    for (const listener of this.#listeners.get(id) ?? []) {
+      const last = this.#delivered.get(listener);
+      if (last && (last.version > state.version || (last.version === state.version && last.status === state.status))) continue;
+      this.#delivered.set(listener, { version: state.version, status: state.status });
+      try {
+        listener(state);
+      } catch (error) {
+        this.logger.error({ err: error, instance_id: id }, 'subscriber threw');
+      }
+    }
+  }
+}

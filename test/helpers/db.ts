@@ -1,0 +1,72 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import pino, { type Logger } from 'pino';
+import { PgliteDatabase } from '../../runtime/db/pglite.js';
+import type { Database } from '../../runtime/db/database.js';
+
+/**
+ * Which back end this run of the suite tests: `DOCKET_TEST_BACKEND=postgres` with DATABASE_URL
+ * (default postgres://postgres@127.0.0.1:5432/docket_test), otherwise in-process PGlite.
+ */
+export const backend: 'pglite' | 'postgres' = process.env.DOCKET_TEST_BACKEND === 'postgres' ? 'postgres' : 'pglite';
+export const postgresUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/docket_test';
+
+/** A fresh schema name per test, so tests never see each other's rows. */
+export function freshSchema(prefix = 't'): string {
+  return `${prefix}_${randomBytes(5).toString('hex')}`;
+}
+
+export interface TestDatabase {
+  /** What to pass as `database`: a URL on PostgreSQL, a shared PGlite on PGlite. */
+  database: string | Database;
+  schema: string;
+  /** Runs SQL against the test database from outside any runtime. */
+  query<R = Record<string, unknown>>(text: string, values?: unknown[]): Promise<R[]>;
+  close(): Promise<void>;
+}
+
+/**
+ * One database per test: a new schema on PostgreSQL, a new in-memory PGlite otherwise. Runtimes
+ * made from it in one test share it, as processes share one database.
+ */
+export async function testDatabase(): Promise<TestDatabase> {
+  const schema = freshSchema();
+  if (backend === 'postgres') {
+    const pool = new pg.Pool({ connectionString: postgresUrl, max: 2 });
+    return {
+      database: postgresUrl,
+      schema,
+      query: async (text, values) => (await pool.query(text, values)).rows,
+      close: async () => {
+        await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+        await pool.end();
+      },
+    };
+  }
+  // PGlite takes about 2 s to create, so a test file shares one and each test gets its own schema,
+  // exactly as on PostgreSQL.
+  const db = await sharedPglite();
+  return {
+    database: db,
+    schema,
+    query: async (text, values) => (await db.query(text, values)).rows as never,
+    close: async () => {
+      await db.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    },
+  };
+}
+
+let pglite: Promise<Database> | undefined;
+function sharedPglite(): Promise<Database> {
+  pglite ??= PgliteDatabase.open();
+  return pglite;
+}
+
+export const silent: Logger = pino({ level: 'silent' });
+
+/** A logger whose lines the test can read back as objects. */
+export function capturingLogger(): { logger: Logger; lines: Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = [];
+  const logger = pino({ level: 'debug' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+  return { logger, lines };
+}

@@ -1,0 +1,43 @@
+import type { ExecutionContext } from 'ava';
+import { createRuntime } from '../../runtime/runtime.js';
+import type { Runtime, RuntimeOptions } from '../../runtime/types.js';
+import { silent, testDatabase, type TestDatabase } from './db.js';
+
+export interface Harness {
+  db: TestDatabase;
+  /** Creates a runtime on the test's database; it is closed when the test ends. */
+  runtime(options: Omit<RuntimeOptions, 'database' | 'schema'> & Partial<Pick<RuntimeOptions, 'schema'>>): Promise<Runtime>;
+}
+
+/** Gives a test its own database and closes every runtime it made, pass or fail. */
+export async function harness(t: ExecutionContext): Promise<Harness> {
+  const db = await testDatabase();
+  const runtimes: Runtime[] = [];
+  t.teardown(async () => {
+    for (const rt of runtimes) await rt.close();
+    await db.close();
+  });
+  return {
+    db,
+    async runtime(options) {
+      const rt = await createRuntime({
+        logger: silent,
+        pollIntervalMs: 1_000,
+        ...options,
+        database: db.database,
+        schema: options.schema ?? db.schema,
+      });
+      runtimes.push(rt);
+      return rt;
+    },
+  };
+}
+
+/** Resolves when `check` returns true, polling every few milliseconds; fails after `timeoutMs`. */
+export async function eventually(check: () => Promise<boolean> | boolean, timeoutMs = 10_000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}

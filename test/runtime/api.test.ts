@@ -1,0 +1,105 @@
+import test from 'ava';
+import { randomUUID } from 'node:crypto';
+import { ConfigError, InstanceNotFoundError } from '../../runtime/errors.js';
+import { failOnLeakedRuntimes } from '../helpers/leaks.js';
+import { recorder } from '../helpers/machines.js';
+import { harness } from '../helpers/runtime.js';
+
+failOnLeakedRuntimes();
+
+test('start, send, get and history describe one instance', async (t) => {
+  const h = await harness(t);
+  const rt = await h.runtime({ machines: { recorder } });
+  const id = await rt.start('recorder');
+  t.regex(id, /^[0-9a-f-]{36}$/);
+  await rt.send(id, { type: 'NOTE', value: 'a' });
+  await rt.send(id, { type: 'STOP' });
+  const state = await rt.waitFor(id, (s) => s.status === 'done');
+  t.like(state, { id, machine: 'recorder', machineVersion: 1, value: 'closed', status: 'done', version: 2, error: null });
+  t.deepEqual(state.context, { log: ['a'] });
+  t.true(state.createdAt instanceof Date && state.updatedAt >= state.createdAt);
+  const history = await rt.history(id);
+  t.deepEqual(
+    history.map(({ seq, event, from, to }) => ({ seq, type: event.type, from, to })),
+    [
+      { seq: 0, type: 'xstate.init', from: null, to: 'open' },
+      { seq: 1, type: 'NOTE', from: 'open', to: 'open' },
+      { seq: 2, type: 'STOP', from: 'open', to: 'closed' },
+    ],
+  );
+});
+
+test('the same idempotency key or id starts one instance', async (t) => {
+  const h = await harness(t);
+  const rt = await h.runtime({ machines: { recorder } });
+  const first = await rt.start('recorder', undefined, { idempotencyKey: 'upload-1' });
+  const again = await rt.start('recorder', undefined, { idempotencyKey: 'upload-1' });
+  t.is(again, first);
+  const chosen = randomUUID();
+  t.is(await rt.start('recorder', undefined, { id: chosen }), chosen);
+  t.is(await rt.start('recorder', undefined, { id: chosen }), chosen);
+  const [{ count }] = await h.db.query<{ count: number }>(`SELECT count(*)::int AS count FROM "${h.db.schema}".instances`);
+  t.is(count, 2);
+});
+
+test('a repeated dedupe key is a no-op', async (t) => {
+  const h = await harness(t);
+  const rt = await h.runtime({ machines: { recorder } });
+  const id = await rt.start('recorder');
+  t.deepEqual(await rt.send(id, { type: 'NOTE', value: 'x' }, { dedupeKey: 'k1' }), { accepted: true });
+  t.deepEqual(await rt.send(id, { type: 'NOTE', value: 'x' }, { dedupeKey: 'k1' }), { accepted: false, reason: 'duplicate' });
+  await rt.send(id, { type: 'NOTE', value: 'y' }, { dedupeKey: 'k2' });
+  const state = await rt.waitFor<{ log: string[] }>(id, (s) => s.context.log.length === 2);
+  t.deepEqual(state.context.log, ['x', 'y']);
+});
+
+test('send resolves when committed, before a worker applies it', async (t) => {
+  const h = await harness(t);
+  const client = await h.runtime({ machines: { recorder }, worker: false });
+  const id = await client.start('recorder');
+  await client.send(id, { type: 'NOTE', value: 'queued' });
+  t.deepEqual((await client.get<{ log: string[] }>(id))!.context.log, [], 'no worker: committed, not applied');
+  const [{ count }] = await h.db.query<{ count: number }>(`SELECT count(*)::int AS count FROM "${h.db.schema}".events`);
+  t.is(count, 1);
+  const worker = await h.runtime({ machines: { recorder } });
+  const state = await worker.waitFor<{ log: string[] }>(id, (s) => s.context.log.length === 1);
+  t.deepEqual(state.context.log, ['queued']);
+});
+
+test('bad calls get typed errors', async (t) => {
+  const h = await harness(t);
+  const rt = await h.runtime({ machines: { recorder } });
+  await t.throwsAsync(rt.start('nope'), { instanceOf: ConfigError, message: /unknown machine "nope"/ });
+  await t.throwsAsync(rt.send(randomUUID(), { type: 'NOTE' }), { instanceOf: InstanceNotFoundError });
+  await t.throwsAsync(rt.send('not-a-uuid', { type: 'NOTE' }), { instanceOf: InstanceNotFoundError });
+  const id = await rt.start('recorder');
+  await t.throwsAsync(rt.send(id, { nope: 1 } as never), { instanceOf: ConfigError, message: /string "type"/ });
+  t.is(await rt.get(randomUUID()), null);
+  await rt.send(id, { type: 'STOP' });
+  await rt.waitFor(id, (s) => s.status === 'done');
+  t.deepEqual(await rt.send(id, { type: 'NOTE', value: 'late' }), { accepted: false, reason: 'instance_not_active' });
+});
+
+test('invalid options name every bad field', async (t) => {
+  const h = await harness(t);
+  const error = await t.throwsAsync(h.runtime({ machines: { recorder }, leaseMs: -1, stepConcurrency: 0 }), { instanceOf: ConfigError });
+  t.regex(error!.message, /leaseMs/);
+  t.regex(error!.message, /stepConcurrency/);
+  await t.throwsAsync(h.runtime({ machines: { recorder }, schema: 'Bad-Name' }), { instanceOf: ConfigError, message: /schema must match/ });
+});
+
+test('subscribe delivers each step once, in order', async (t) => {
+  const h = await harness(t);
+  const rt = await h.runtime({ machines: { recorder } });
+  const id = await rt.start('recorder');
+  const seen: number[] = [];
+  const unsubscribe = rt.subscribe(id, (state) => seen.push(state.version));
+  for (const value of ['a', 'b', 'c']) await rt.send(id, { type: 'NOTE', value });
+  await rt.waitFor(id, (s) => s.version === 3);
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  unsubscribe();
+  t.true(seen.length >= 1 && seen.length <= 3);
+  t.deepEqual([...seen].sort((a, b) => a - b), seen, 'versions only go up');
+  t.is(seen.at(-1), 3);
+  t.is(new Set(seen).size, seen.length, 'no state twice');
+});
