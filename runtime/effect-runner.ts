@@ -92,7 +92,13 @@ export class EffectRunner extends Loop {
       return this.#fail(effect, new DocketError('SERVICE_NOT_FOUND', `no service "${effect.service}" in the runtime's services or the machine's actors`), log);
     }
     const timeoutMs = service.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    const signal = AbortSignal.any([stop, AbortSignal.timeout(timeoutMs)]);
+    // Our own controller and timer rather than AbortSignal.any/timeout: on Node 20 the timeout signal
+    // inside any() can be garbage-collected before it fires, and a plain timer can be cleared.
+    const attempt = new AbortController();
+    const onStop = () => attempt.abort(stop.reason);
+    stop.addEventListener('abort', onStop, { once: true });
+    const timer = setTimeout(() => attempt.abort(new DocketError('EFFECT_TIMEOUT', `attempt timed out after ${timeoutMs} ms`)), timeoutMs);
+    const signal = attempt.signal;
     let output: unknown;
     try {
       output = await abortable(
@@ -111,6 +117,9 @@ export class EffectRunner extends Loop {
       if (stop.aborted) return; // closing: the lease is released, not the attempt failed
       const reason = signal.aborted ? new TransientError(`attempt timed out after ${timeoutMs} ms`, { code: 'EFFECT_TIMEOUT', cause: error }) : error;
       return this.#failOrRetry(effect, service, reason, log);
+    } finally {
+      clearTimeout(timer);
+      stop.removeEventListener('abort', onStop);
     }
     const finished = await this.options.queries.finish(this.options.db, effect, this.options.workerId, new Date(this.now()), {
       status: 'done',
