@@ -8,6 +8,9 @@ import type { StepQueries } from './queries/steps.js';
 import type { Registry, RegisteredMachine } from './registry.js';
 import { computeStep, type ClaimedInstance } from './step.js';
 
+/** How soon to look again at an instance that was due but locked by another worker. */
+const LOCKED_RETRY_MS = 200;
+
 export interface StepWorkerOptions {
   db: Database;
   queries: StepQueries;
@@ -74,7 +77,12 @@ export class StepWorker extends Loop {
         );
         return true;
       });
-      return stepped ? 'again' : await queries.nextWake(db, registry.machineNames);
+      if (stepped) return 'again';
+      const next = await queries.nextWake(db, registry.claimFilter);
+      // Due but not claimed: another worker holds it. Look again shortly rather than spin; if that
+      // worker dies mid-step its transaction ends and we pick the instance up on this retry.
+      const now = this.now();
+      return next && next.getTime() <= now ? new Date(now + LOCKED_RETRY_MS) : next;
     } catch (error) {
       if (!claimedId) throw error;
       await this.#recordFailure(claimedId, error);

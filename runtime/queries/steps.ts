@@ -60,9 +60,12 @@ export class StepQueries {
       UPDATE ${t('instances')} SET snapshot = $10, status = $11, error = $12, version = $13, machine_version = $14,
         invocations = $15, wake_at = $16, step_failures = 0, updated_at = $2
       WHERE id = $1`;
+    // The same filter as the claim: an instance this runtime may not step must not keep it awake.
     this.#nextWake = `
-      SELECT min(wake_at) AS at FROM ${t('instances')}
-      WHERE wake_at IS NOT NULL AND machine = ANY($1::text[])`;
+      SELECT min(i.wake_at) AS at FROM ${t('instances')} i
+      JOIN unnest($1::text[], $2::int[]) AS known(machine, max_version)
+        ON i.machine = known.machine AND i.machine_version <= known.max_version
+      WHERE i.wake_at IS NOT NULL`;
     // Backoff of failed steps: 200 ms doubling per failure, capped at 30 s.
     this.#fail = `
       UPDATE ${t('instances')} SET step_failures = step_failures + 1,
@@ -140,9 +143,9 @@ export class StepQueries {
     ];
   }
 
-  /** The earliest wake-up among instances of these machines, or null. */
-  async nextWake(db: Queryable, names: string[]): Promise<Date | null> {
-    const { rows } = await db.query<{ at: Date | string | null }>(this.#nextWake, [names]);
+  /** The earliest wake-up among instances this runtime may claim, or null. */
+  async nextWake(db: Queryable, filter: { names: string[]; maxVersions: number[] }): Promise<Date | null> {
+    const { rows } = await db.query<{ at: Date | string | null }>(this.#nextWake, [filter.names, filter.maxVersions]);
     const at = rows[0]?.at;
     return at ? new Date(at) : null;
   }

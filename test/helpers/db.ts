@@ -22,6 +22,8 @@ export interface TestDatabase {
   schema: string;
   /** Runs SQL against the test database from outside any runtime. */
   query<R = Record<string, unknown>>(text: string, values?: unknown[]): Promise<R[]>;
+  /** The first row of a query that must return one. */
+  one<R = Record<string, unknown>>(text: string, values?: unknown[]): Promise<R>;
   close(): Promise<void>;
 }
 
@@ -30,6 +32,18 @@ export interface TestDatabase {
  * made from it in one test share it, as processes share one database.
  */
 export async function testDatabase(): Promise<TestDatabase> {
+  const base = await openTestDatabase();
+  return {
+    ...base,
+    async one(text, values) {
+      const rows = await base.query(text, values);
+      if (rows.length === 0) throw new Error(`no row from: ${text}`);
+      return rows[0] as never;
+    },
+  };
+}
+
+async function openTestDatabase(): Promise<Omit<TestDatabase, 'one'>> {
   const schema = freshSchema();
   if (backend === 'postgres') {
     const pool = new pg.Pool({ connectionString: postgresUrl, max: 2 });

@@ -60,7 +60,7 @@ export const invoker = setup({
       invoke: {
         id: 'job',
         src: 'work',
-        input: ({ context }) => context.input,
+        input: ({ context }: { context: { input: unknown } }) => context.input,
         onDone: { target: 'ok', actions: assign({ output: ({ event }) => event.output }) },
         onError: { target: 'failed', actions: assign({ error: ({ event }) => event.error }) },
       },

@@ -38,7 +38,7 @@ test('the same idempotency key or id starts one instance', async (t) => {
   const chosen = randomUUID();
   t.is(await rt.start('recorder', undefined, { id: chosen }), chosen);
   t.is(await rt.start('recorder', undefined, { id: chosen }), chosen);
-  const [{ count }] = await h.db.query<{ count: number }>(`SELECT count(*)::int AS count FROM "${h.db.schema}".instances`);
+  const { count } = await h.db.one<{ count: number }>(`SELECT count(*)::int AS count FROM "${h.db.schema}".instances`);
   t.is(count, 2);
 });
 
@@ -59,7 +59,7 @@ test('send resolves when committed, before a worker applies it', async (t) => {
   const id = await client.start('recorder');
   await client.send(id, { type: 'NOTE', value: 'queued' });
   t.deepEqual((await client.get<{ log: string[] }>(id))!.context.log, [], 'no worker: committed, not applied');
-  const [{ count }] = await h.db.query<{ count: number }>(`SELECT count(*)::int AS count FROM "${h.db.schema}".events`);
+  const { count } = await h.db.one<{ count: number }>(`SELECT count(*)::int AS count FROM "${h.db.schema}".events`);
   t.is(count, 1);
   const worker = await h.runtime({ machines: { recorder } });
   const state = await worker.waitFor<{ log: string[] }>(id, (s) => s.context.log.length === 1);

@@ -33,7 +33,7 @@ test('concurrent senders, three runtimes: every event applied exactly once, each
     const history = await runtimes[2]!.history(id);
     t.deepEqual(history.map((entry) => entry.seq), Array.from({ length: SENDERS * PER_SENDER + 1 }, (_, i) => i), 'journal has one row per event');
   }
-  const [{ left }] = await h.db.query<{ left: number }>(`SELECT count(*)::int AS left FROM "${h.db.schema}".events`);
+  const { left } = await h.db.one<{ left: number }>(`SELECT count(*)::int AS left FROM "${h.db.schema}".events`);
   t.is(left, 0, 'inbox drained');
   const applied = runtimes.reduce((sum, rt) => sum + rt.metrics().eventsApplied, 0);
   t.is(applied, 2 * SENDERS * PER_SENDER);

@@ -1,0 +1,68 @@
+import test from 'ava';
+import { backend, postgresUrl } from '../helpers/db.js';
+import { failOnLeakedRuntimes } from '../helpers/leaks.js';
+import { invoker, recorder } from '../helpers/machines.js';
+import { forkWorker } from '../helpers/processes.js';
+import { eventually, harness } from '../helpers/runtime.js';
+
+failOnLeakedRuntimes();
+
+// Several processes on one database need a server: PGlite lives inside one process.
+const multiProcess = backend === 'postgres' ? test : test.skip;
+
+multiProcess('SIGKILL mid-effect: another process takes the effect over after the lease, and it completes once', async (t) => {
+  const h = await harness(t);
+  const victim = forkWorker(t, { scenario: 'hang-effect', database: postgresUrl, schema: h.db.schema, leaseMs: 1_000 });
+  await victim.next('ready');
+  const client = await h.runtime({ machines: { invoker, recorder }, worker: false });
+  const id = await client.start('invoker', { input: 'payload' });
+  await victim.next('in-effect');
+  await victim.kill('SIGKILL');
+
+  const calls: { attempt: number; key: string }[] = [];
+  const survivor = await h.runtime({
+    machines: { invoker, recorder },
+    leaseMs: 1_000,
+    services: { work: async ({ attempt, idempotencyKey }) => (calls.push({ attempt, key: idempotencyKey }), 'recovered') },
+  });
+  const state = await survivor.waitFor(id, (s) => s.status === 'done', { timeoutMs: 15_000 });
+  t.like(state, { value: 'ok', context: { output: 'recovered' } });
+  t.deepEqual(calls, [{ attempt: 2, key: `${id}/job/0` }], 'the same key; the lost attempt counted');
+  const history = await survivor.history(id);
+  t.is(history.filter((e) => e.event.type === 'xstate.done.actor.job').length, 1, 'applied once');
+});
+
+multiProcess('SIGKILL mid-step: the transaction dies with the process, the event is applied once elsewhere', async (t) => {
+  const h = await harness(t);
+  const victim = forkWorker(t, { scenario: 'hang-step', database: postgresUrl, schema: h.db.schema });
+  await victim.next('ready');
+  const client = await h.runtime({ machines: { invoker, recorder }, worker: false });
+  const id = await client.start('recorder');
+  await client.send(id, { type: 'NOTE', value: 'hang' });
+  await victim.next('in-step');
+  await victim.kill('SIGKILL');
+
+  const survivor = await h.runtime({ machines: { invoker, recorder } });
+  const state = await survivor.waitFor<{ log: string[] }>(id, (s) => s.version === 1, { timeoutMs: 10_000 });
+  t.deepEqual(state.context.log, ['hang']);
+  await survivor.send(id, { type: 'NOTE', value: 'after' });
+  const later = await survivor.waitFor<{ log: string[] }>(id, (s) => s.version === 2);
+  t.deepEqual(later.context.log, ['hang', 'after'], 'nothing lost, nothing applied twice');
+  t.deepEqual((await survivor.history(id)).map((e) => e.seq), [0, 1, 2]);
+});
+
+multiProcess('an event sent by another process wakes this one through NOTIFY, not the poll', async (t) => {
+  const h = await harness(t);
+  // A one-minute safety poll: only LISTEN/NOTIFY can explain a prompt step.
+  const rt = await h.runtime({ machines: { invoker, recorder }, pollIntervalMs: 60_000 });
+  const id = await rt.start('recorder');
+  await eventually(() => rt.metrics().steps === 0); // idle, asleep on its poll
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  const sender = forkWorker(t, { scenario: 'send', database: postgresUrl, schema: h.db.schema, instanceId: id });
+  const sent = await sender.next('sent');
+  const state = await rt.waitFor<{ log: string[] }>(id, (s) => s.version === 1, { timeoutMs: 10_000 });
+  t.deepEqual(state.context.log, ['from-child']);
+  const lagMs = state.updatedAt.getTime() - (sent.at as number);
+  t.log(`event sent in another process applied ${lagMs} ms after its commit`);
+  t.true(lagMs < 60_000, 'well before the safety poll');
+});
