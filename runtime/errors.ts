@@ -27,8 +27,9 @@ export class InstanceNotFoundError extends DocketError {
 
 /** waitFor() gave up before its predicate held. */
 export class WaitTimeoutError extends DocketError {
-  constructor(readonly instanceId: string, readonly timeoutMs: number) {
-    super('WAIT_TIMEOUT', `instance ${instanceId} did not reach the awaited state within ${timeoutMs} ms`);
+  constructor(readonly instanceId: string, readonly timeoutMs: number, lastSeen?: { value: unknown; status: string; version: number }) {
+    const seen = lastSeen ? ` (last seen: ${JSON.stringify(lastSeen.value)}, ${lastSeen.status}, version ${lastSeen.version})` : '';
+    super('WAIT_TIMEOUT', `instance ${instanceId} did not reach the awaited state within ${timeoutMs} ms${seen}`);
   }
 }
 

@@ -180,6 +180,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       const timeoutMs = waitOptions.timeoutMs ?? 30_000;
       return new Promise<InstanceState<TContext>>((resolve, reject) => {
         let settled = false;
+        let lastSeen: InstanceState<TContext> | undefined;
         const finish = (error: Error | null, state?: InstanceState<TContext>) => {
           if (settled) return;
           settled = true;
@@ -189,13 +190,14 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
           else resolve(state!);
         };
         const check = (state: InstanceState<TContext>) => {
+          lastSeen = state;
           try {
             if (predicate(state)) finish(null, state);
           } catch (error) {
             finish(error as Error);
           }
         };
-        const timer = setTimeout(() => finish(new WaitTimeoutError(id, timeoutMs)), timeoutMs);
+        const timer = setTimeout(() => finish(new WaitTimeoutError(id, timeoutMs, lastSeen)), timeoutMs);
         // Subscribe before reading, so a step between the read and the subscription is not missed.
         const unsubscribe = subscriptions.add(id, check as (state: InstanceState) => void);
         instances.get<TContext>(db, id).then(

@@ -161,17 +161,24 @@ test('leaving the state cancels the effect; a result that arrives later is dropp
   t.is((await effectRow(h)).status, 'canceled');
 });
 
-test('a pending effect cancelled before any worker ran it never runs', async (t) => {
+test('an effect waiting for its retry is cancelled by leaving the state and never runs again', async (t) => {
   const h = await harness(t);
-  const client = await h.runtime({ machines: { invoker }, worker: false });
-  const id = await client.start('invoker');
-  await client.send(id, { type: 'LEAVE' });
-  let ran = false;
-  const worker = await h.runtime({ machines: { invoker }, services: { work: async () => { ran = true; } } });
-  await worker.waitFor(id, (s) => s.value === 'left');
+  const clock = new ManualClock();
+  let runs = 0;
+  const rt = await h.runtime({
+    machines: { invoker },
+    clock,
+    services: { work: async () => { runs += 1; throw new TransientError('down'); } },
+  });
+  const id = await rt.start('invoker');
+  await eventually(async () => (await effectRow(h)).attempt_log.length === 1);
+  await rt.send(id, { type: 'LEAVE' });
+  await rt.waitFor(id, (s) => s.value === 'left');
+  t.like(await effectRow(h), { status: 'canceled', due_at: null });
+  clock.advance(24 * 3_600_000);
+  await rt.send(id, { type: 'NOOP' }).catch(() => {});
   await new Promise((resolve) => setTimeout(resolve, 100));
-  t.false(ran);
-  t.is((await effectRow(h)).status, 'canceled');
+  t.is(runs, 1);
 });
 
 test('an attempt that outlives its timeout is aborted and retried', async (t) => {
@@ -232,7 +239,10 @@ test("a machine's own durable() actors, custom actions and emits run without a s
   const id = await rt.start('selfContained');
   const state = await rt.waitFor(id, (s) => s.status === 'done');
   t.is((state.context as { result: string }).result, 'hello world (1, true)');
-  await eventually(() => announced.length === 1 && emitted.length === 1);
+  await eventually(async () => {
+    const rows = await h.db.query(`SELECT 1 FROM "${h.db.schema}".effects WHERE kind <> 'invoke' AND status = 'done'`);
+    return rows.length === 2;
+  });
   t.deepEqual(announced, ['greeted']);
   t.deepEqual(emitted, [{ type: 'greeted', instanceId: id }]);
   const outbox = await h.db.query<{ kind: string; status: string }>(`SELECT kind, status FROM "${h.db.schema}".effects WHERE kind <> 'invoke' ORDER BY kind`);

@@ -1,0 +1,43 @@
+#!/usr/bin/env node
+// House rules the type checker cannot see (../shared/STYLE.md): library code logs through pino,
+// reads no environment outside the config module, and keeps files to one idea.
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+
+const files = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard', 'machines', 'runtime', 'adapters', 'server', 'index.ts'], { encoding: 'utf8' })
+  .split('\n')
+  .filter((file) => /\.(ts|mts|js|mjs)$/.test(file));
+
+const problems = [];
+for (const file of files) {
+  let text;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    continue; // deleted in the work tree
+  }
+  const lines = text.split('\n');
+  if (lines.length > 400) problems.push(`${file}: ${lines.length} lines (keep files under about 400)`);
+  lines.forEach((line, i) => {
+    if (/console\.(log|info|debug)\(/.test(line) && !file.startsWith('server/cli')) problems.push(`${file}:${i + 1}: console output in library code; use the pino logger`);
+    if (/process\.env/.test(line) && !/config/i.test(file)) problems.push(`${file}:${i + 1}: process.env read outside the config module`);
+    if (/\bdebugger\b/.test(line)) problems.push(`${file}:${i + 1}: debugger statement`);
+    if (/\b(it|test)\.only\(/.test(line)) problems.push(`${file}:${i + 1}: focused test`);
+  });
+}
+for (const file of execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard', 'test'], { encoding: 'utf8' }).split('\n')) {
+  if (!/\.ts$/.test(file)) continue;
+  let text;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    continue;
+  }
+  if (/\btest\.only\(/.test(text)) problems.push(`${file}: test.only would skip the rest of the suite`);
+}
+
+if (problems.length) {
+  process.stdout.write(`${problems.join('\n')}\n${problems.length} lint problem(s)\n`);
+  process.exit(1);
+}
+process.stdout.write(`lint: ${files.length} files clean\n`);

@@ -1,0 +1,87 @@
+#!/usr/bin/env node
+// The one test command: typecheck, house-rule lint, then the suite on PGlite and on PostgreSQL.
+// PostgreSQL comes from DATABASE_URL, or postgres://postgres@127.0.0.1:5432/docket_test (created if
+// missing). Without a reachable server the PostgreSQL run is skipped locally and fails under CI.
+import { spawn } from 'node:child_process';
+import pg from 'pg';
+
+const totals = { passed: 0, failed: 0, skipped: 0 };
+
+function run(label, command, args, env = {}) {
+  process.stdout.write(`\n=== ${label}\n`);
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (chunk) => {
+      out += chunk;
+      process.stdout.write(chunk);
+    });
+    child.on('exit', (code) => resolve({ code: code ?? 1, out }));
+  });
+}
+
+function count(out) {
+  for (const [key, pattern] of [
+    ['passed', /(\d+) tests? passed/],
+    ['failed', /(\d+) tests? failed/],
+    ['failed', /(\d+) uncaught exceptions?/],
+    ['failed', /(\d+) tests? remained pending/],
+    ['skipped', /(\d+) tests? skipped/],
+  ]) {
+    const match = pattern.exec(out);
+    if (match) totals[key] += Number(match[1]);
+  }
+}
+
+async function postgresUrl() {
+  const url = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/docket_test';
+  const target = new URL(url);
+  const database = target.pathname.slice(1);
+  const admin = new URL(url);
+  admin.pathname = '/postgres';
+  const client = new pg.Client({ connectionString: admin.toString(), connectionTimeoutMillis: 3000 });
+  try {
+    await client.connect();
+    const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
+    if (rowCount === 0) await client.query(`CREATE DATABASE "${database.replaceAll('"', '')}"`);
+    return url;
+  } catch (error) {
+    return { error };
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+let failed = false;
+for (const [label, command, args] of [
+  ['typecheck (tsc --noEmit)', 'npx', ['tsc', '--noEmit', '-p', '.']],
+  ['lint (house rules)', 'node', ['scripts/lint.mjs']],
+]) {
+  const { code } = await run(label, command, args);
+  if (code !== 0) failed = true;
+}
+
+const pglite = await run('suite on PGlite', 'npx', ['ava'], { DOCKET_TEST_BACKEND: 'pglite' });
+count(pglite.out);
+if (pglite.code !== 0) failed = true;
+
+const url = await postgresUrl();
+if (typeof url === 'string') {
+  const postgres = await run(`suite on PostgreSQL (${url.replace(/:[^:@/]*@/, ':***@')})`, 'npx', ['ava'], {
+    DOCKET_TEST_BACKEND: 'postgres',
+    DATABASE_URL: url,
+  });
+  count(postgres.out);
+  if (postgres.code !== 0) failed = true;
+} else {
+  const message = `PostgreSQL unreachable (${url.error.message}); set DATABASE_URL or start a server`;
+  if (process.env.CI) {
+    process.stdout.write(`\n${message}: required under CI\n`);
+    failed = true;
+  } else {
+    process.stdout.write(`\nskipped the PostgreSQL run: ${message}\n`);
+  }
+}
+
+process.stdout.write(`\ndocket: ${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped\n`);
+process.exit(failed || totals.failed > 0 ? 1 : 0);

@@ -1,0 +1,60 @@
+import test from 'ava';
+import { capturingLogger } from '../helpers/db.js';
+import { failOnLeakedRuntimes } from '../helpers/leaks.js';
+import { invoker, recorder } from '../helpers/machines.js';
+import { eventually, harness } from '../helpers/runtime.js';
+
+failOnLeakedRuntimes();
+
+test('log lines carry worker id, instance id, machine and event types', async (t) => {
+  const h = await harness(t);
+  const { logger, lines } = capturingLogger();
+  const rt = await h.runtime({ machines: { recorder, invoker }, logger, workerId: 'worker-a', services: { work: async () => 'ok' } });
+  const id = await rt.start('recorder');
+  await rt.send(id, { type: 'NOTE', value: 'x' });
+  await rt.waitFor(id, (s) => s.version === 1);
+  const invoked = await rt.start('invoker');
+  await rt.waitFor(invoked, (s) => s.status === 'done');
+  await eventually(() => lines.some((l) => l.msg === 'effect done'));
+  const step = lines.find((l) => l.msg === 'step applied' && l.instance_id === id);
+  t.like(step, { worker_id: 'worker-a', instance_id: id, machine: 'recorder', events: ['NOTE'], to: 'open' });
+  const effect = lines.find((l) => l.msg === 'effect done');
+  t.like(effect, { worker_id: 'worker-a', instance_id: invoked, machine: 'invoker', service: 'work', child_id: 'job', attempt: 1 });
+});
+
+test('metrics count steps, effects and events', async (t) => {
+  const h = await harness(t);
+  const rt = await h.runtime({ machines: { invoker }, services: { work: async () => 'ok' } });
+  const id = await rt.start('invoker');
+  await rt.waitFor(id, (s) => s.status === 'done');
+  await eventually(() => rt.metrics().effectsSucceeded === 1);
+  t.like(rt.metrics(), { steps: 1, eventsApplied: 1, effectsStarted: 1, effectsSucceeded: 1, effectsFailed: 0 });
+});
+
+test('a step whose hook keeps failing is retried with backoff, then parked in error with its events kept', async (t) => {
+  const h = await harness(t);
+  let calls = 0;
+  const rt = await h.runtime({
+    machines: {
+      recorder: {
+        machine: recorder,
+        onStep: async () => {
+          calls += 1;
+          throw new Error('projection table missing');
+        },
+      },
+    },
+    maxStepFailures: 3,
+  });
+  const client = await h.runtime({ machines: { recorder }, worker: false });
+  const id = await client.start('recorder');
+  await client.send(id, { type: 'NOTE', value: 'x' });
+  const state = await rt.waitFor(id, (s) => s.status === 'error', { timeoutMs: 10_000 });
+  t.is(state.error!.code, 'STEP_FAILED');
+  t.regex(state.error!.message, /3 times in a row: projection table missing/);
+  t.is(calls, 3);
+  t.is(state.version, 0, 'the failed steps left no trace');
+  t.is(rt.metrics().stepFailures, 3);
+  const { count } = await h.db.one<{ count: number }>(`SELECT count(*)::int AS count FROM "${h.db.schema}".events`);
+  t.is(count, 1);
+});
