@@ -6,13 +6,18 @@ import { DocketError, isTransient, toErrorInfo, TransientError } from './errors.
 import { Loop } from './loop.js';
 import type { Metrics } from './metrics.js';
 import type { AttemptLogEntry, ClaimedEffect, EffectQueries } from './queries/effects.js';
+import type { StepQueries } from './queries/steps.js';
 import type { Registry, RegisteredService } from './registry.js';
+import type { EffectSink, Stepper } from './stepper.js';
 import { DEFAULT_RETRY, retryDelayMs } from './retry.js';
 import type { RetryPolicy, RuntimeOptions } from './types.js';
 
 export interface EffectRunnerOptions {
   db: Database;
   queries: EffectQueries;
+  stepQueries: StepQueries;
+  stepper: Stepper;
+  batchSize: number;
   registry: Registry;
   clock: Clock;
   metrics: Metrics;
@@ -35,12 +40,16 @@ interface Running {
 }
 
 /**
- * Runs effects outside the step transaction: claims due ones under a lease, heartbeats while they run,
- * and commits each result (with its reply event) or schedules a retry.
+ * Runs effects outside the step transaction: claims due ones under a lease (or adopts the ones a
+ * step claimed for it), heartbeats while they run, and commits each result or schedules a retry.
+ * An invocation's result is applied to its instance in the transaction that records it.
  */
-export class EffectRunner extends Loop {
+export class EffectRunner extends Loop implements EffectSink {
   protected readonly pollIntervalMs: number;
+  /** Running effects by idempotency key. */
   readonly #running = new Map<string, Running>();
+  /** Slots promised to steps whose transactions have not committed yet. */
+  #reserved = 0;
   #heartbeat: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: EffectRunnerOptions) {
@@ -59,9 +68,27 @@ export class EffectRunner extends Loop {
     this.#heartbeat.unref();
   }
 
+  reserve(wanted: number): number {
+    if (!this.running) return 0;
+    const granted = Math.max(0, Math.min(wanted, this.options.concurrency - this.#running.size - this.#reserved));
+    this.#reserved += granted;
+    return granted;
+  }
+
+  unreserve(count: number): void {
+    if (count === 0) return;
+    this.#reserved -= count;
+    this.notify();
+  }
+
+  adopt(effects: ClaimedEffect[]): void {
+    this.#reserved -= effects.length;
+    for (const effect of effects) this.#launch(effect);
+  }
+
   protected async turn(): Promise<Date | 'again' | null> {
     const { db, queries, registry, workerId, leaseMs, concurrency } = this.options;
-    const free = concurrency - this.#running.size;
+    const free = concurrency - this.#running.size - this.#reserved;
     if (free <= 0) return null; // a finishing effect notifies the loop
     const now = this.now();
     const claimed = await queries.claim(db, workerId, new Date(now), new Date(now + leaseMs), free, registry.machineNames);
@@ -75,10 +102,10 @@ export class EffectRunner extends Loop {
     const done = this.#execute(effect, controller.signal)
       .catch((error) => this.logger.error({ err: error, ...fields(effect) }, 'effect bookkeeping failed; the lease will expire and another worker retries'))
       .finally(() => {
-        this.#running.delete(effect.id);
+        this.#running.delete(effect.idempotencyKey);
         this.notify();
       });
-    this.#running.set(effect.id, { effect, controller, done });
+    this.#running.set(effect.idempotencyKey, { effect, controller, done });
   }
 
   async #execute(effect: ClaimedEffect, stop: AbortSignal): Promise<void> {
@@ -121,12 +148,38 @@ export class EffectRunner extends Loop {
       clearTimeout(timer);
       stop.removeEventListener('abort', onStop);
     }
-    const finished = await this.options.queries.finish(this.options.db, effect, this.options.workerId, new Date(this.now()), {
-      status: 'done',
-      output: output ?? null,
-      reply: effect.kind === 'invoke' ? { type: `xstate.done.actor.${effect.childId}`, output: output ?? null } : null,
-    });
+    const finished = await this.#finish(
+      effect,
+      { status: 'done', output: output ?? null },
+      { type: `xstate.done.actor.${effect.childId}`, output: output ?? null },
+    );
     this.#settled(finished, 'effectsSucceeded', log, 'effect done');
+  }
+
+  /**
+   * Records how an effect ended. An invocation's result event is applied to its instance in the
+   * same transaction (no inbox round trip) unless the instance cannot take it now, in which case it
+   * goes to the inbox. Returns false when the lease was lost or the effect was cancelled meanwhile.
+   */
+  async #finish(effect: ClaimedEffect, result: Parameters<EffectQueries['finish']>[4], reply: AnyEventObject | null): Promise<boolean> {
+    const { db, queries, stepQueries, stepper, registry, workerId, batchSize } = this.options;
+    const now = this.now();
+    if (!reply) return queries.finish(db, effect, workerId, new Date(now), result);
+    return stepper.transact(db, async (tx, step) => {
+      // The instance first, then the effect: the order a step takes them in, so no deadlock.
+      const claimed = await stepQueries.lock(tx, effect.instanceId, batchSize);
+      if (!(await queries.finish(tx, effect, workerId, new Date(now), result))) return false;
+      if (!claimed) return true;
+      const reg = registry.machine(claimed.instance.machine)!;
+      const queued = claimed.inbox.length === batchSize || claimed.instance.machineVersion > reg.version;
+      const toInbox = (t: typeof tx) => queries.reply(t, effect, reply, new Date(now));
+      if (queued) await toInbox(tx);
+      else {
+        const arrival = { id: null, event: reply, timerId: null, sourceEffect: effect.idempotencyKey, availableAt: new Date(now), createdAt: new Date(now) };
+        await step(claimed, now, { arrivals: [arrival], onFailure: toInbox });
+      }
+      return true;
+    });
   }
 
   #resolve(effect: ClaimedEffect, machine: Parameters<Registry['service']>[0]): RegisteredService | undefined {
@@ -170,14 +223,12 @@ export class EffectRunner extends Loop {
   }
 
   async #fail(effect: ClaimedEffect, error: unknown, log: Logger): Promise<void> {
-    const now = this.now();
     const info = toErrorInfo(error);
-    const finished = await this.options.queries.finish(this.options.db, effect, this.options.workerId, new Date(now), {
-      status: 'failed',
-      error: info,
-      log: attemptLog(effect, info, now, isTransient(error)),
-      reply: effect.kind === 'invoke' ? { type: `xstate.error.actor.${effect.childId}`, error: { ...info, attempts: effect.attempts } } : null,
-    });
+    const finished = await this.#finish(
+      effect,
+      { status: 'failed', error: info, log: attemptLog(effect, info, this.now(), isTransient(error)) },
+      effect.kind === 'invoke' ? { type: `xstate.error.actor.${effect.childId}`, error: { ...info, attempts: effect.attempts } } : null,
+    );
     this.#settled(finished, 'effectsFailed', log, 'effect failed', error);
   }
 
@@ -205,6 +256,8 @@ export class EffectRunner extends Loop {
   /** Stops claiming, lets running effects finish within the grace period, then aborts and releases the rest. */
   override async stop(): Promise<void> {
     await super.stop();
+    // Steps that reserved slots before we stopped adopt their effects when they commit: wait for them.
+    while (this.#reserved > 0) await new Promise((resolve) => setTimeout(resolve, 5));
     const running = [...this.#running.values()];
     if (running.length > 0) {
       let timer: NodeJS.Timeout | undefined;
@@ -214,7 +267,7 @@ export class EffectRunner extends Loop {
       const left = [...this.#running.values()];
       for (const r of left) r.controller.abort(new DocketError('RUNTIME_CLOSING', 'runtime closing'));
       const released = await this.options.queries
-        .release(this.options.db, this.options.workerId, left.map((r) => r.effect.id), new Date(this.now()))
+        .release(this.options.db, this.options.workerId, left.map((r) => r.effect.idempotencyKey), new Date(this.now()))
         .catch((error) => {
           this.logger.warn({ err: error }, 'could not release leases; they will expire');
           return 0;
@@ -228,7 +281,7 @@ export class EffectRunner extends Loop {
 }
 
 function fields(effect: ClaimedEffect) {
-  return { instance_id: effect.instanceId, machine: effect.machine, effect_id: effect.id, service: effect.service, child_id: effect.childId, attempt: effect.attempts };
+  return { instance_id: effect.instanceId, machine: effect.machine, effect_key: effect.idempotencyKey, service: effect.service, child_id: effect.childId, attempt: effect.attempts };
 }
 
 function attemptLog(effect: ClaimedEffect, info: { code: string; message: string }, now: number, transient: boolean): AttemptLogEntry {

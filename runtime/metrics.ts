@@ -1,4 +1,7 @@
-import type { RuntimeMetrics } from './types.js';
+import type { LatencySummary, RuntimeMetrics } from './types.js';
+
+/** Recent samples kept for percentiles; older ones are overwritten. */
+const RESERVOIR = 8192;
 
 /** In-memory counters of one runtime, read by rt.metrics() and, later, the Prometheus endpoint. */
 export class Metrics {
@@ -14,9 +17,11 @@ export class Metrics {
     effectsCanceledInFlight: 0,
     timersFired: 0,
     timerLatenessMs: { count: 0, sum: 0, max: 0 },
+    eventLagMs: { count: 0, sum: 0, max: 0, p50: 0, p99: 0 },
   };
+  readonly #lagSamples: number[] = [];
 
-  inc(name: Exclude<keyof RuntimeMetrics, 'timerLatenessMs'>, by = 1): void {
+  inc(name: Exclude<keyof RuntimeMetrics, 'timerLatenessMs' | 'eventLagMs'>, by = 1): void {
     this.#counters[name] += by;
   }
 
@@ -28,7 +33,27 @@ export class Metrics {
     lateness.max = Math.max(lateness.max, latenessMs);
   }
 
-  snapshot(): RuntimeMetrics {
-    return { ...this.#counters, timerLatenessMs: { ...this.#counters.timerLatenessMs } };
+  /** An event became applicable (sent, or its timer fell due) `ms` milliseconds before its step committed. */
+  eventApplied(ms: number): void {
+    const lag = this.#counters.eventLagMs;
+    this.#lagSamples[lag.count % RESERVOIR] = ms;
+    lag.count += 1;
+    lag.sum += ms;
+    lag.max = Math.max(lag.max, ms);
   }
+
+  snapshot(): RuntimeMetrics {
+    return {
+      ...this.#counters,
+      timerLatenessMs: { ...this.#counters.timerLatenessMs },
+      eventLagMs: { ...this.#counters.eventLagMs, ...percentiles(this.#lagSamples) },
+    };
+  }
+}
+
+function percentiles(samples: number[]): Pick<LatencySummary, 'p50' | 'p99'> {
+  if (samples.length === 0) return { p50: 0, p99: 0 };
+  const sorted = [...samples].sort((a, b) => a - b);
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+  return { p50: at(0.5), p99: at(0.99) };
 }

@@ -20,6 +20,8 @@ export interface NewEffect {
   service: string;
   input: unknown;
   idempotency_key: string;
+  /** Set when the stepping worker claims the effect in the step's own transaction (it runs it next). */
+  claim?: { lease_owner: string; due_at: string };
 }
 
 /**

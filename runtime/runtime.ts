@@ -18,6 +18,7 @@ import { Registry } from './registry.js';
 import { SchemaName } from './schema.js';
 import { computeStart } from './step.js';
 import { StepWorker } from './step-worker.js';
+import { Stepper } from './stepper.js';
 import { Subscriptions } from './subscriptions.js';
 import type { InstanceState, Runtime, RuntimeOptions, SendOptions, SendResult, StartOptions, WaitOptions } from './types.js';
 
@@ -50,27 +51,31 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const instances = new InstanceQueries(schema);
   const steps = new StepQueries(schema);
   const metrics = new Metrics();
+  const stepper = new Stepper({
+    queries: steps,
+    registry,
+    clock,
+    metrics,
+    logger,
+    batchSize: tuning.stepBatchSize,
+    maxStepFailures: tuning.maxStepFailures,
+    workerId: tuning.workerId,
+    leaseMs: tuning.leaseMs,
+  });
   const workers: StepWorker[] = [];
   let effects: EffectRunner | undefined;
   if (tuning.worker) {
     for (let i = 0; i < tuning.stepConcurrency; i++) {
       workers.push(
-        new StepWorker({
-          db,
-          queries: steps,
-          registry,
-          clock,
-          metrics,
-          logger,
-          batchSize: tuning.stepBatchSize,
-          pollIntervalMs: tuning.pollIntervalMs,
-          maxStepFailures: tuning.maxStepFailures,
-        }),
+        new StepWorker({ db, queries: steps, stepper, registry, clock, logger, batchSize: tuning.stepBatchSize, pollIntervalMs: tuning.pollIntervalMs }),
       );
     }
     effects = new EffectRunner({
       db,
       queries: new EffectQueries(schema),
+      stepQueries: steps,
+      stepper,
+      batchSize: tuning.stepBatchSize,
       registry,
       clock,
       metrics,
@@ -83,6 +88,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       onEmit: options.onEmit,
       shutdownGraceMs: tuning.shutdownGraceMs,
     });
+    stepper.sink = effects;
   }
 
   const wakeSteps = () => workers.forEach((w) => w.notify());

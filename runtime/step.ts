@@ -18,13 +18,14 @@ export interface ClaimedInstance {
   stepFailures: number;
 }
 
-/** An inbox row. */
+/** An inbox row, or (id null) an event applied the moment it arrives without touching the inbox. */
 export interface InboxEvent {
-  id: string;
+  id: string | null;
   event: AnyEventObject;
   timerId: string | null;
   sourceEffect: string | null;
   availableAt: Date;
+  createdAt: Date;
 }
 
 export interface JournalRow {
@@ -54,6 +55,8 @@ export interface StepOutcome {
   dropped: number;
   /** How late each applied timer fired, milliseconds. */
   timerLateness: number[];
+  /** When each applied event became applicable (epoch ms): sent, or its timer due. */
+  appliedSince: number[];
   previous: { value: StateValue; status: InstanceStatus; context: unknown } | null;
   context: unknown;
   value: StateValue;
@@ -73,6 +76,7 @@ export function computeStart(reg: RegisteredMachine, instanceId: string, input: 
     applied: [init],
     dropped: 0,
     timerLateness: [],
+    appliedSince: [],
     pending: [],
     inboxMayContinue: false,
     previous: null,
@@ -80,8 +84,9 @@ export function computeStart(reg: RegisteredMachine, instanceId: string, input: 
 }
 
 /**
- * Applies the due events of a claimed instance in order. `inbox` holds the instance's inbox rows
- * sorted by (available_at, id), due or not, at most `batchSize` of them; `inboxFull` says more may follow.
+ * Applies the due events of a claimed instance in order, then `arrivals`. `inbox` holds the
+ * instance's inbox rows sorted by (available_at, id), due or not, at most `batchSize` of them;
+ * `inboxFull` says more may follow (and then there must be no arrivals: they would jump the queue).
  */
 export function computeStep(
   reg: RegisteredMachine,
@@ -90,6 +95,7 @@ export function computeStep(
   inboxFull: boolean,
   now: number,
   logger: Logger,
+  arrivals: InboxEvent[] = [],
 ): StepOutcome {
   let snapshot = restoreSnapshot(reg.machine, instance.snapshot);
   const previous = { value: snapshot.value, status: instance.status, context: snapshot.context };
@@ -99,12 +105,13 @@ export function computeStep(
   const applied: AnyEventObject[] = [];
   const consumed: string[] = [];
   const timerLateness: number[] = [];
+  const appliedSince: number[] = [];
   let version = instance.version;
   let dropped = 0;
 
-  for (const row of inbox) {
-    if (row.availableAt.getTime() > now) break;
-    consumed.push(row.id);
+  const due = inbox.filter((row) => row.availableAt.getTime() <= now);
+  for (const row of [...due, ...arrivals]) {
+    if (row.id !== null) consumed.push(row.id);
     if (snapshot.status !== 'active' || isStale(row, invocations)) {
       dropped += 1;
       logger.debug({ instance_id: instance.id, event_type: row.event.type }, 'event dropped');
@@ -117,11 +124,12 @@ export function computeStep(
     plan.add(actions as ResolvedAction[], version, now, next.context, row.event);
     journal.push({ seq: version, event_type: row.event.type, event: row.event, from_value: before.value, to_value: next.value });
     applied.push(row.event);
+    appliedSince.push(Math.max(row.createdAt.getTime(), row.availableAt.getTime()));
     if (row.sourceEffect) delete invocations[childOf(row.event)];
     snapshot = next as AnyMachineSnapshot;
   }
   const consumedSet = new Set(consumed);
-  const pending = inbox.filter((row) => !consumedSet.has(row.id) && !(row.timerId && plan.timerDeletes.has(row.timerId)));
+  const pending = inbox.filter((row) => !consumedSet.has(row.id!) && !(row.timerId && plan.timerDeletes.has(row.timerId)));
   return finish(reg, snapshot, plan, {
     version,
     invocations,
@@ -130,6 +138,7 @@ export function computeStep(
     applied,
     dropped,
     timerLateness,
+    appliedSince,
     pending,
     inboxMayContinue: inboxFull ? inbox[inbox.length - 1]!.availableAt : false,
     previous,
@@ -144,6 +153,7 @@ interface Progress {
   applied: AnyEventObject[];
   dropped: number;
   timerLateness: number[];
+  appliedSince: number[];
   /** Inbox rows that stay after this step. */
   pending: InboxEvent[];
   /** When the inbox was read only in part: the due time of its last row read, a lower bound for the rest. */
@@ -192,6 +202,7 @@ function finish(reg: RegisteredMachine, snapshot: AnyMachineSnapshot, plan: Acti
     applied: progress.applied,
     dropped: progress.dropped,
     timerLateness: progress.timerLateness,
+    appliedSince: progress.appliedSince,
     previous: progress.previous,
     context: snapshot.context,
     value: snapshot.value,

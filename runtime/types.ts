@@ -199,6 +199,19 @@ export interface RuntimeMetrics {
   timersFired: number;
   /** How late timers fired after their due time, milliseconds. */
   timerLatenessMs: { count: number; sum: number; max: number };
+  /**
+   * From an event becoming applicable (its send committed, or its timer due) to the commit of the
+   * step that applied it, milliseconds. Percentiles over the last 8192 events.
+   */
+  eventLagMs: LatencySummary;
+}
+
+export interface LatencySummary {
+  count: number;
+  sum: number;
+  max: number;
+  p50: number;
+  p99: number;
 }
 
 export interface Runtime {

@@ -85,8 +85,9 @@ index CREATE UNIQUE INDEX instances_pkey ON :SCHEMA.instances USING btree (id)
 index CREATE INDEX instances_wake_idx ON :SCHEMA.instances USING btree (wake_at) WHERE (wake_at IS NOT NULL)
 index CREATE UNIQUE INDEX journal_pkey ON :SCHEMA.journal USING btree (instance_id, seq)
 index CREATE UNIQUE INDEX migrations_pkey ON :SCHEMA.migrations USING btree (scope, id)
-trigger CREATE TRIGGER effects_wake AFTER INSERT ON :SCHEMA.effects REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION :SCHEMA.notify_wake('effects')
-trigger CREATE TRIGGER events_wake AFTER INSERT ON :SCHEMA.events REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION :SCHEMA.notify_wake('wake')
+trigger CREATE TRIGGER effects_wake AFTER INSERT ON :SCHEMA.effects REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION :SCHEMA.notify_effects()
+trigger CREATE TRIGGER events_wake AFTER INSERT ON :SCHEMA.events REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION :SCHEMA.notify_events()
 trigger CREATE TRIGGER instances_step AFTER INSERT OR UPDATE OF version, status ON :SCHEMA.instances FOR EACH ROW EXECUTE FUNCTION :SCHEMA.notify_step()
+function notify_effects
+function notify_events
 function notify_step
-function notify_wake

@@ -1,9 +1,8 @@
-import type { Queryable, Database } from '../db/database.js';
+import type { Queryable } from '../db/database.js';
 import type { SchemaName } from '../schema.js';
 
-/** A claimed effect, as the runner executes it. */
+/** A claimed effect, as the runner executes it. Identified by its idempotency key. */
 export interface ClaimedEffect {
-  id: string;
   instanceId: string;
   machine: string;
   kind: 'invoke' | 'action' | 'emit';
@@ -29,8 +28,8 @@ export interface AttemptLogEntry {
 export class EffectQueries {
   readonly #claim: string;
   readonly #heartbeat: string;
-  readonly #lockInstance: string;
   readonly #finish: string;
+  readonly #reply: string;
   readonly #retry: string;
   readonly #release: string;
   readonly #nextDue: string;
@@ -46,44 +45,31 @@ export class EffectQueries {
         ORDER BY due_at LIMIT $4 FOR UPDATE SKIP LOCKED
       ) due
       WHERE e.id = due.id
-      RETURNING e.id::text AS id, e.instance_id, e.machine, e.kind, e.child_id, e.service, e.input, e.idempotency_key,
+      RETURNING e.instance_id, e.machine, e.kind, e.child_id, e.service, e.input, e.idempotency_key,
         e.attempts, due.status = 'running' AS took_over`;
     this.#heartbeat = `
-      UPDATE ${t('effects')} SET due_at = $3 WHERE id = ANY($1::bigint[]) AND lease_owner = $2 AND status = 'running'`;
-    // Taken before the effect row, in the order a step takes them (instance, then effects), so a
-    // finishing effect and a step cancelling it cannot deadlock.
-    this.#lockInstance = `SELECT 1 FROM ${t('instances')} WHERE id = $1 FOR NO KEY UPDATE`;
-    // $1 id, $2 owner, $3 now, $4 status, $5 output, $6 error, $7 log entry, $8 reply event (null: no reply).
+      UPDATE ${t('effects')} SET due_at = $3 WHERE idempotency_key = ANY($1::text[]) AND lease_owner = $2 AND status = 'running'`;
+    // Only the lease holder ends an effect, and only while it runs: a cancelled effect stays cancelled.
     this.#finish = `
-      WITH finished AS (
-        UPDATE ${t('effects')} SET status = $4, output = $5, last_error = $6,
-          attempt_log = CASE WHEN $7::jsonb IS NULL THEN attempt_log ELSE attempt_log || $7::jsonb END,
-          due_at = NULL, lease_owner = NULL, updated_at = $3, finished_at = $3
-        WHERE id = $1 AND lease_owner = $2 AND status = 'running'
-        RETURNING instance_id, idempotency_key
-      ),
-      reply AS (
+      UPDATE ${t('effects')} SET status = $4, output = $5, last_error = $6,
+        attempt_log = CASE WHEN $7::jsonb IS NULL THEN attempt_log ELSE attempt_log || $7::jsonb END,
+        due_at = NULL, lease_owner = NULL, updated_at = $3, finished_at = $3
+      WHERE idempotency_key = $1 AND lease_owner = $2 AND status = 'running'`;
+    this.#reply = `
+      WITH reply AS (
         INSERT INTO ${t('events')} (instance_id, event, source_effect, available_at, created_at)
-        SELECT instance_id, $8::jsonb, idempotency_key, $3, $3 FROM finished
-        WHERE $8::jsonb IS NOT NULL
+        VALUES ($1, $2, $3, $4, $4)
         RETURNING instance_id
-      ),
-      woken AS (
-        UPDATE ${t('instances')} i SET wake_at = LEAST(i.wake_at, $3) FROM reply WHERE i.id = reply.instance_id
       )
-      SELECT count(*)::int AS finished FROM finished`;
+      UPDATE ${t('instances')} i SET wake_at = LEAST(i.wake_at, $4) FROM reply WHERE i.id = reply.instance_id`;
     this.#retry = `
       UPDATE ${t('effects')} SET status = 'pending', due_at = $4, lease_owner = NULL, last_error = $5,
         attempt_log = attempt_log || $6::jsonb, updated_at = $3
-      WHERE id = $1 AND lease_owner = $2 AND status = 'running'`;
+      WHERE idempotency_key = $1 AND lease_owner = $2 AND status = 'running'`;
     this.#release = `
-      WITH released AS (
-        UPDATE ${t('effects')} SET status = 'pending', due_at = $2, lease_owner = NULL,
-          attempts = greatest(attempts - 1, 0), updated_at = $2
-        WHERE lease_owner = $1 AND status = 'running' AND id = ANY($3::bigint[])
-        RETURNING id
-      )
-      SELECT count(*)::int AS released FROM released`;
+      UPDATE ${t('effects')} SET status = 'pending', due_at = $2, lease_owner = NULL,
+        attempts = greatest(attempts - 1, 0), updated_at = $2
+      WHERE lease_owner = $1 AND status = 'running' AND idempotency_key = ANY($3::text[])`;
     this.#nextDue = `
       SELECT min(due_at) AS at FROM ${t('effects')}
       WHERE status IN ('pending', 'running') AND machine = ANY($1::text[])`;
@@ -92,7 +78,6 @@ export class EffectQueries {
   async claim(db: Queryable, owner: string, now: Date, leaseUntil: Date, limit: number, machines: string[]): Promise<ClaimedEffect[]> {
     const { rows } = await db.query<ClaimRow>(this.#claim, [owner, leaseUntil, now, limit, machines]);
     return rows.map((row) => ({
-      id: row.id,
       instanceId: row.instance_id,
       machine: row.machine,
       kind: row.kind,
@@ -105,49 +90,47 @@ export class EffectQueries {
     }));
   }
 
-  async heartbeat(db: Queryable, ids: string[], owner: string, leaseUntil: Date): Promise<void> {
-    await db.query(this.#heartbeat, [ids, owner, leaseUntil]);
+  async heartbeat(db: Queryable, keys: string[], owner: string, leaseUntil: Date): Promise<void> {
+    await db.query(this.#heartbeat, [keys, owner, leaseUntil]);
   }
 
-  /**
-   * Ends an effect (done or failed) and, for invocations, commits the reply event in the same
-   * transaction. Returns false when the lease was lost or the effect was cancelled: the result is dropped.
-   */
+  /** Ends an effect, done or failed. False when the lease was lost or the effect was cancelled. */
   async finish(
-    db: Database,
+    db: Queryable,
     effect: ClaimedEffect,
     owner: string,
     now: Date,
-    result: { status: 'done' | 'failed'; output?: unknown; error?: object; log?: AttemptLogEntry; reply: object | null },
+    result: { status: 'done' | 'failed'; output?: unknown; error?: object; log?: AttemptLogEntry },
   ): Promise<boolean> {
-    return db.transaction(async (tx) => {
-      if (result.reply) await tx.query(this.#lockInstance, [effect.instanceId]);
-      const { rows } = await tx.query<{ finished: number }>(this.#finish, [
-        effect.id,
-        owner,
-        now,
-        result.status,
-        result.output === undefined ? null : JSON.stringify(result.output),
-        result.error ? JSON.stringify(result.error) : null,
-        result.log ? JSON.stringify([result.log]) : null,
-        result.reply ? JSON.stringify(result.reply) : null,
-      ]);
-      return rows[0]!.finished === 1;
-    });
+    const { rowCount } = await db.query(this.#finish, [
+      effect.idempotencyKey,
+      owner,
+      now,
+      result.status,
+      result.output === undefined ? null : JSON.stringify(result.output),
+      result.error ? JSON.stringify(result.error) : null,
+      result.log ? JSON.stringify([result.log]) : null,
+    ]);
+    return rowCount === 1;
+  }
+
+  /** Commits an invocation's result to its instance's inbox, for a step worker to apply. */
+  async reply(db: Queryable, effect: ClaimedEffect, event: object, now: Date): Promise<void> {
+    await db.query(this.#reply, [effect.instanceId, JSON.stringify(event), effect.idempotencyKey, now]);
   }
 
   /** Puts a failed attempt back as pending until `retryAt`. False when the lease was lost. */
   async retry(db: Queryable, effect: ClaimedEffect, owner: string, now: Date, retryAt: Date, error: object, log: AttemptLogEntry): Promise<boolean> {
-    const result = await db.query(this.#retry, [effect.id, owner, now, retryAt, JSON.stringify(error), JSON.stringify([log])]);
+    const result = await db.query(this.#retry, [effect.idempotencyKey, owner, now, retryAt, JSON.stringify(error), JSON.stringify([log])]);
     return result.rowCount === 1;
   }
 
   /** Hands running effects back (on close) so another worker takes them at once; the attempt does not count. */
-  async release(db: Queryable, owner: string, ids: string[], now: Date): Promise<number> {
-    if (ids.length === 0) return 0;
-    const { rows } = await db.query<{ released: number }>(this.#release, [owner, now, ids]);
+  async release(db: Queryable, owner: string, keys: string[], now: Date): Promise<number> {
+    if (keys.length === 0) return 0;
+    const { rowCount } = await db.query(this.#release, [owner, now, keys]);
     await db.query('SELECT pg_notify($1, $2)', [this.schema.channel('effects'), '']);
-    return rows[0]?.released ?? 0;
+    return rowCount;
   }
 
   async nextDue(db: Queryable, machines: string[]): Promise<Date | null> {
@@ -158,7 +141,6 @@ export class EffectQueries {
 }
 
 interface ClaimRow {
-  id: string;
   instance_id: string;
   machine: string;
   kind: ClaimedEffect['kind'];

@@ -5,6 +5,7 @@ import type { ClaimedInstance, InboxEvent, StepOutcome } from '../step.js';
 /** Claiming instances with due events, and writing what a step computed. */
 export class StepQueries {
   readonly #claim: string;
+  readonly #lock: string;
   readonly #write: string;
   readonly #sideRecords: string;
   readonly #nextWake: string;
@@ -13,7 +14,13 @@ export class StepQueries {
 
   constructor(schema: SchemaName) {
     const t = (name: string) => schema.table(name);
-    // The inbox comes back in the claim's round trip, ordered as it will be applied.
+    // The instance and its inbox, ordered as it will be applied, in one round trip.
+    const read = (limit: string) => `
+      SELECT i.id, i.machine, i.machine_version, i.snapshot, i.status, i.version, i.invocations, i.step_failures,
+        (SELECT coalesce(json_agg(e), '[]'::json) FROM (
+           SELECT id::text AS id, event, timer_id, source_effect, available_at, created_at FROM ${t('events')}
+           WHERE instance_id = i.id ORDER BY available_at, id LIMIT ${limit}) e) AS inbox
+      FROM ${t('instances')} i`;
     this.#claim = `
       WITH claimed AS (
         SELECT i.id FROM ${t('instances')} i
@@ -24,11 +31,9 @@ export class StepQueries {
         LIMIT 1
         FOR NO KEY UPDATE OF i SKIP LOCKED
       )
-      SELECT i.id, i.machine, i.machine_version, i.snapshot, i.status, i.version, i.invocations, i.step_failures,
-        (SELECT coalesce(json_agg(e), '[]'::json) FROM (
-           SELECT id::text AS id, event, timer_id, source_effect, available_at FROM ${t('events')}
-           WHERE instance_id = i.id ORDER BY available_at, id LIMIT $4) e) AS inbox
-      FROM ${t('instances')} i JOIN claimed USING (id)`;
+      ${read('$4')} JOIN claimed USING (id)`;
+    // One instance the caller names, waiting for its lock rather than skipping it.
+    this.#lock = `${read('$2')} WHERE i.id = $1 FOR NO KEY UPDATE`;
     // Side records of a step: $1 instance, $2 now, $3 consumed event ids, $4 timer ids to delete,
     // $5 new events, $6 new effects, $7 effect keys to cancel, $8 journal rows, $9 machine.
     this.#sideRecords = `
@@ -41,9 +46,13 @@ export class StepQueries {
         FROM jsonb_to_recordset($5::jsonb) AS e(event jsonb, timer_id text, available_at timestamptz)
       ),
       new_effects AS (
-        INSERT INTO ${t('effects')} (instance_id, machine, kind, child_id, service, input, idempotency_key, status, due_at, created_at, updated_at)
-        SELECT $1, $9, f.kind, f.child_id, f.service, f.input, f.idempotency_key, 'pending', $2, $2, $2
-        FROM jsonb_to_recordset($6::jsonb) AS f(kind text, child_id text, service text, input jsonb, idempotency_key text)
+        INSERT INTO ${t('effects')} (instance_id, machine, kind, child_id, service, input, idempotency_key, status,
+          attempts, lease_owner, due_at, created_at, updated_at)
+        SELECT $1, $9, f.kind, f.child_id, f.service, f.input, f.idempotency_key,
+          CASE WHEN f.claim IS NULL THEN 'pending' ELSE 'running' END,
+          CASE WHEN f.claim IS NULL THEN 0 ELSE 1 END,
+          f.claim->>'lease_owner', coalesce((f.claim->>'due_at')::timestamptz, $2), $2, $2
+        FROM jsonb_to_recordset($6::jsonb) AS f(kind text, child_id text, service text, input jsonb, idempotency_key text, claim jsonb)
         ON CONFLICT (idempotency_key) DO NOTHING
       ),
       canceled AS (
@@ -82,29 +91,15 @@ export class StepQueries {
     now: Date,
     filter: { names: string[]; maxVersions: number[] },
     batchSize: number,
-  ): Promise<{ instance: ClaimedInstance; inbox: InboxEvent[] } | null> {
+  ): Promise<Claimed | null> {
     const { rows } = await tx.query<ClaimRow>(this.#claim, [now, filter.names, filter.maxVersions, batchSize]);
-    const row = rows[0];
-    if (!row) return null;
-    return {
-      instance: {
-        id: row.id,
-        machine: row.machine,
-        machineVersion: row.machine_version,
-        snapshot: row.snapshot,
-        status: row.status,
-        version: row.version,
-        invocations: row.invocations,
-        stepFailures: row.step_failures,
-      },
-      inbox: row.inbox.map((e) => ({
-        id: e.id,
-        event: e.event,
-        timerId: e.timer_id,
-        sourceEffect: e.source_effect,
-        availableAt: new Date(e.available_at),
-      })),
-    };
+    return rows[0] ? toClaimed(rows[0]) : null;
+  }
+
+  /** Locks the named instance (waiting for a step that holds it) and reads its inbox. */
+  async lock(tx: Queryable, instanceId: string, batchSize: number): Promise<Claimed | null> {
+    const { rows } = await tx.query<ClaimRow>(this.#lock, [instanceId, batchSize]);
+    return rows[0] ? toClaimed(rows[0]) : null;
   }
 
   /** Writes a step's snapshot and every side record in one statement. */
@@ -171,5 +166,33 @@ interface ClaimRow {
   version: number;
   invocations: Record<string, string>;
   step_failures: number;
-  inbox: { id: string; event: InboxEvent['event']; timer_id: string | null; source_effect: string | null; available_at: string }[];
+  inbox: { id: string; event: InboxEvent['event']; timer_id: string | null; source_effect: string | null; available_at: string; created_at: string }[];
+}
+
+export interface Claimed {
+  instance: ClaimedInstance;
+  inbox: InboxEvent[];
+}
+
+function toClaimed(row: ClaimRow): Claimed {
+  return {
+    instance: {
+        id: row.id,
+        machine: row.machine,
+        machineVersion: row.machine_version,
+        snapshot: row.snapshot,
+        status: row.status,
+        version: row.version,
+        invocations: row.invocations,
+        stepFailures: row.step_failures,
+      },
+      inbox: row.inbox.map((e) => ({
+        id: e.id,
+        event: e.event,
+        timerId: e.timer_id,
+        sourceEffect: e.source_effect,
+        availableAt: new Date(e.available_at),
+        createdAt: new Date(e.created_at),
+      })),
+    };
 }

@@ -89,19 +89,28 @@ CREATE TABLE :SCHEMA.journal (
 );
 
 -- Wake-ups. Channel names carry the schema so that two engines in one database do not wake each other.
--- The transition table lets a statement that inserted nothing (a step with no timers) stay quiet.
-CREATE FUNCTION :SCHEMA.notify_wake() RETURNS trigger LANGUAGE plpgsql AS $$
+-- Transition tables let a statement that inserted nothing due (a step with no timers, an effect its
+-- own worker claimed in the step) stay quiet.
+CREATE FUNCTION :SCHEMA.notify_events() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   IF EXISTS (SELECT 1 FROM new_rows) THEN
-    PERFORM pg_notify(TG_TABLE_SCHEMA || '_' || TG_ARGV[0], '');
+    PERFORM pg_notify(TG_TABLE_SCHEMA || '_wake', '');
   END IF;
   RETURN NULL;
 END
 $$;
 CREATE TRIGGER events_wake AFTER INSERT ON :SCHEMA.events REFERENCING NEW TABLE AS new_rows
-  FOR EACH STATEMENT EXECUTE FUNCTION :SCHEMA.notify_wake('wake');
+  FOR EACH STATEMENT EXECUTE FUNCTION :SCHEMA.notify_events();
+CREATE FUNCTION :SCHEMA.notify_effects() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF EXISTS (SELECT 1 FROM new_rows WHERE status = 'pending') THEN
+    PERFORM pg_notify(TG_TABLE_SCHEMA || '_effects', '');
+  END IF;
+  RETURN NULL;
+END
+$$;
 CREATE TRIGGER effects_wake AFTER INSERT ON :SCHEMA.effects REFERENCING NEW TABLE AS new_rows
-  FOR EACH STATEMENT EXECUTE FUNCTION :SCHEMA.notify_wake('effects');
+  FOR EACH STATEMENT EXECUTE FUNCTION :SCHEMA.notify_effects();
 
 -- Step notifications feed subscribe() and waitFor() in every process.
 CREATE FUNCTION :SCHEMA.notify_step() RETURNS trigger LANGUAGE plpgsql AS $$

@@ -1,0 +1,83 @@
+/**
+ * npm run bench [-- --chains N --latency-chains N --connections 1,8]
+ *
+ * docket against graphile-worker 0.17, pg-boss 10 and a raw `pg` UPDATE loop, side by side on one
+ * PostgreSQL (DATABASE_URL, default postgres://postgres@127.0.0.1:5432/docket_bench, created when
+ * missing). Prints a table with ratios, writes bench/results.json and docs/benchmarks.md.
+ */
+import { cpus, totalmem } from 'node:os';
+import { writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { runDocket } from './docket.js';
+import { runGraphile } from './graphile.js';
+import { runPgBoss } from './pgboss.js';
+import { runRaw } from './raw.js';
+import { round, type Result, type Workload } from './workload.js';
+import { renderMarkdown, renderTable, type Row } from './report.js';
+
+const { values } = parseArgs({
+  options: {
+    chains: { type: 'string', default: '400' },
+    'latency-chains': { type: 'string', default: '40' },
+    connections: { type: 'string', default: '1,8' },
+    only: { type: 'string' },
+  },
+});
+const url = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/docket_bench';
+
+const contenders: Record<string, (w: Workload, schema: string) => Promise<Result>> = {
+  'raw pg UPDATE (ceiling)': runRaw,
+  docket: runDocket,
+  'graphile-worker 0.17': runGraphile,
+  'pg-boss 10': runPgBoss,
+};
+
+async function ensureDatabase(): Promise<string> {
+  const admin = new URL(url);
+  const name = admin.pathname.slice(1);
+  admin.pathname = '/postgres';
+  const client = new pg.Client({ connectionString: admin.toString() });
+  await client.connect();
+  const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+  if (rowCount === 0) await client.query(`CREATE DATABASE "${name.replaceAll('"', '')}"`);
+  await client.end();
+  const db = new pg.Client({ connectionString: url });
+  await db.connect();
+  const { rows } = await db.query<{ version: string; sync: string }>(`SELECT version(), current_setting('synchronous_commit') AS sync`);
+  await db.end();
+  return `${rows[0]!.version.split(' on ')[0]} (synchronous_commit=${rows[0]!.sync})`;
+}
+
+async function dropSchema(schema: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  await client.end();
+}
+
+// A contender that deadlocks leaves nothing on the event loop and node would exit 0 mid-run;
+// this keeps the process alive so a hang shows as one.
+const keepAlive = setInterval(() => {}, 60_000);
+const postgres = await ensureDatabase();
+const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${round(totalmem() / 2 ** 30, 0)} GiB, Node ${process.version}, ${postgres} on the same host`;
+const rows: Row[] = [];
+for (const connections of values.connections.split(',').map(Number)) {
+  const workload: Workload = { url, connections, chains: Number(values.chains), steps: 5, latencyChains: Number(values['latency-chains']) };
+  for (const [name, run] of Object.entries(contenders)) {
+    if (values.only && !name.startsWith(values.only)) continue;
+    const schema = `bench_${name.split(/\W/)[0]!.replace(/-/g, '_')}_${connections}`;
+    await dropSchema(schema);
+    process.stderr.write(`${name} @ ${connections} connection(s)… `);
+    const result = await run(workload, schema);
+    process.stderr.write(`${round(result.stepsPerSec, 0)} steps/s\n`);
+    rows.push({ contender: name, connections, ...result });
+    await dropSchema(schema);
+  }
+}
+
+const results = { date: new Date().toISOString(), machine, workload: { chains: Number(values.chains), steps: 5, latencyChains: Number(values['latency-chains']) }, rows };
+writeFileSync(new URL('./results.json', import.meta.url), `${JSON.stringify(results, null, 2)}\n`);
+writeFileSync(new URL('../docs/benchmarks.md', import.meta.url), renderMarkdown(results));
+clearInterval(keepAlive);
+process.stdout.write(`${renderTable(rows)}\n\nmachine: ${machine}\nwrote bench/results.json and docs/benchmarks.md\n`);
