@@ -1,14 +1,15 @@
 import type { AnyEventObject } from 'xstate';
 import type { Logger } from 'pino';
 import type { Clock } from './clock.js';
-import type { Database } from './db/database.js';
+import type { Database, Transaction } from './db/database.js';
 import { DocketError, isTransient, toErrorInfo, TransientError } from './errors.js';
 import { Loop } from './loop.js';
 import type { Metrics } from './metrics.js';
 import type { AttemptLogEntry, ClaimedEffect, EffectQueries } from './queries/effects.js';
-import type { StepQueries } from './queries/steps.js';
+import type { EffectEnd, StepQueries } from './queries/steps.js';
 import type { Registry, RegisteredService } from './registry.js';
 import type { EffectSink, Stepper } from './stepper.js';
+import type { InboxEvent } from './step.js';
 import { DEFAULT_RETRY, retryDelayMs } from './retry.js';
 import type { RetryPolicy, RuntimeOptions } from './types.js';
 
@@ -32,6 +33,18 @@ export interface EffectRunnerOptions {
 }
 
 const DEFAULT_TIMEOUT_MS = 300_000;
+/** Results applied per transaction at most, and transactions applying them at once. */
+const MAX_FLUSH = 100;
+const FLUSHERS = 2;
+
+/** An invocation's result waiting to be recorded and applied. */
+interface Ending {
+  effect: ClaimedEffect;
+  end: EffectEnd;
+  reply: AnyEventObject;
+  resolve: (finished: boolean) => void;
+  reject: (error: unknown) => void;
+}
 
 interface Running {
   effect: ClaimedEffect;
@@ -50,6 +63,8 @@ export class EffectRunner extends Loop implements EffectSink {
   readonly #running = new Map<string, Running>();
   /** Slots promised to steps whose transactions have not committed yet. */
   #reserved = 0;
+  readonly #endings: Ending[] = [];
+  #flushing = 0;
   #heartbeat: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: EffectRunnerOptions) {
@@ -157,29 +172,78 @@ export class EffectRunner extends Loop implements EffectSink {
   }
 
   /**
-   * Records how an effect ended. An invocation's result event is applied to its instance in the
-   * same transaction (no inbox round trip) unless the instance cannot take it now, in which case it
-   * goes to the inbox. Returns false when the lease was lost or the effect was cancelled meanwhile.
+   * Records how an effect ended. An invocation's result is applied to its instance in the same
+   * transaction, batched with whatever else finished meanwhile (no inbox round trip). Resolves
+   * false when the lease was lost or the effect was cancelled meanwhile: the result is dropped.
    */
-  async #finish(effect: ClaimedEffect, result: Parameters<EffectQueries['finish']>[4], reply: AnyEventObject | null): Promise<boolean> {
+  #finish(effect: ClaimedEffect, result: Parameters<EffectQueries['finish']>[4], reply: AnyEventObject | null): Promise<boolean> {
+    if (!reply) return this.options.queries.finish(this.options.db, effect, this.options.workerId, new Date(this.now()), result);
+    return new Promise((resolve, reject) => {
+      const end: EffectEnd = {
+        key: effect.idempotencyKey,
+        owner: this.options.workerId,
+        status: result.status,
+        output: result.output ?? null,
+        error: result.error ?? null,
+        log: result.log ? [result.log] : null,
+      };
+      this.#endings.push({ effect, end, reply, resolve, reject });
+      this.#flush();
+    });
+  }
+
+  #flush(): void {
+    while (this.#flushing < FLUSHERS && this.#endings.length > 0) {
+      const batch = this.#endings.splice(0, MAX_FLUSH);
+      this.#flushing += 1;
+      this.#applyEndings(batch, false)
+        .catch(async (error) => {
+          // A hook or statement failed: one at a time, each under a savepoint, to find it.
+          this.logger.warn({ err: error, batch: batch.length }, 'applying effect results failed; retrying one at a time');
+          for (const ending of batch) await this.#applyEndings([ending], true).catch(ending.reject);
+        })
+        .finally(() => {
+          this.#flushing -= 1;
+          this.#flush();
+        });
+    }
+  }
+
+  async #applyEndings(batch: Ending[], isolate: boolean): Promise<void> {
     const { db, queries, stepQueries, stepper, registry, workerId, batchSize } = this.options;
     const now = this.now();
-    if (!reply) return queries.finish(db, effect, workerId, new Date(now), result);
-    return stepper.transact(db, async (tx, step) => {
-      // The instance first, then the effect: the order a step takes them in, so no deadlock.
-      const claimed = await stepQueries.lock(tx, effect.instanceId, batchSize);
-      if (!(await queries.finish(tx, effect, workerId, new Date(now), result))) return false;
-      if (!claimed) return true;
-      const reg = registry.machine(claimed.instance.machine)!;
-      const queued = claimed.inbox.length === batchSize || claimed.instance.machineVersion > reg.version;
-      const toInbox = (t: typeof tx) => queries.reply(t, effect, reply, new Date(now));
-      if (queued) await toInbox(tx);
-      else {
-        const arrival = { id: null, event: reply, timerId: null, sourceEffect: effect.idempotencyKey, availableAt: new Date(now), createdAt: new Date(now) };
-        await step(claimed, now, { arrivals: [arrival], onFailure: toInbox });
+    const at = new Date(now);
+    const owned = await stepper.transact(db, async (tx, step) => {
+      // Instances first, then effects: the order a step takes them in, so no deadlock.
+      const claimed = await stepQueries.lock(tx, [...new Set(batch.map((e) => e.effect.instanceId))], batchSize);
+      const owned = await stepQueries.owned(tx, batch.map((e) => e.effect.idempotencyKey), workerId);
+      const items = new Map(claimed.map((c) => [c.instance.id, { claimed: c, arrivals: [] as InboxEvent[] }]));
+      const mine = batch.filter((e) => owned.has(e.effect.idempotencyKey));
+      const queued: Ending[] = [];
+      for (const ending of mine) {
+        const item = items.get(ending.effect.instanceId);
+        if (!item) continue; // the instance is gone
+        const reg = registry.machine(item.claimed.instance.machine)!;
+        // A full inbox must be applied first; a version this runtime cannot step waits for one that can.
+        if (item.claimed.inbox.length === batchSize || !stepper.canStep(reg, item.claimed.instance.machineVersion)) queued.push(ending);
+        else item.arrivals.push({ id: null, event: ending.reply, timerId: null, sourceEffect: ending.effect.idempotencyKey, availableAt: at, createdAt: at });
       }
-      return true;
+      const toInbox = async (t: Transaction, endings: Ending[]) => {
+        for (const e of endings) await queries.reply(t, e.effect, e.reply, at);
+      };
+      await toInbox(tx, queued);
+      const ended = mine.map((e) => e.end);
+      await step([...items.values()].filter((item) => item.arrivals.length > 0), now, {
+        ended,
+        isolate,
+        onFailure: async (t) => {
+          await stepQueries.write(t, [], ended, at);
+          await toInbox(t, mine.filter((e) => !queued.includes(e) && items.has(e.effect.instanceId)));
+        },
+      });
+      return owned;
     });
+    for (const ending of batch) ending.resolve(owned.has(ending.effect.idempotencyKey));
   }
 
   #resolve(effect: ClaimedEffect, machine: Parameters<Registry['service']>[0]): RegisteredService | undefined {

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { AnyEventObject } from 'xstate';
 import { z } from 'zod';
 import { systemClock } from './clock.js';
@@ -16,7 +15,7 @@ import { InstanceQueries } from './queries/instances.js';
 import { StepQueries } from './queries/steps.js';
 import { Registry } from './registry.js';
 import { SchemaName } from './schema.js';
-import { computeStart } from './step.js';
+import { Starter } from './starter.js';
 import { StepWorker } from './step-worker.js';
 import { Stepper } from './stepper.js';
 import { Subscriptions } from './subscriptions.js';
@@ -67,7 +66,17 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   if (tuning.worker) {
     for (let i = 0; i < tuning.stepConcurrency; i++) {
       workers.push(
-        new StepWorker({ db, queries: steps, stepper, registry, clock, logger, batchSize: tuning.stepBatchSize, pollIntervalMs: tuning.pollIntervalMs }),
+        new StepWorker({
+          db,
+          queries: steps,
+          stepper,
+          registry,
+          clock,
+          logger,
+          batchSize: tuning.stepBatchSize,
+          claimLimit: tuning.claimBatchSize,
+          pollIntervalMs: tuning.pollIntervalMs,
+        }),
       );
     }
     effects = new EffectRunner({
@@ -90,6 +99,8 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     });
     stepper.sink = effects;
   }
+
+  const starter = new Starter({ db, instances, stepper, registry, clock, logger });
 
   const wakeSteps = () => workers.forEach((w) => w.notify());
   const wakeAll = () => {
@@ -122,34 +133,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
 
     async start(name, input, startOptions: StartOptions = {}) {
       assertOpen();
-      const reg = registry.machine(name);
-      if (!reg) throw new ConfigError(`unknown machine "${name}"; this runtime knows ${registry.machineNames.join(', ')}`);
-      const id = startOptions.id === undefined ? randomUUID() : uuidSchema.parse(startOptions.id);
-      const idempotencyKey = startOptions.idempotencyKey ?? null;
-      const now = clock.now();
-      const outcome = computeStart(reg, id, input, now, logger);
-      const at = new Date(now);
-      const created = await db.transaction(async (tx) => {
-        if (!(await instances.insert(tx, { id, machine: name, idempotencyKey, outcome, now: at }))) return false;
-        await steps.writeStart(tx, id, name, outcome, at);
-        await reg.onStep?.(tx, {
-          instanceId: id,
-          machine: name,
-          previous: null,
-          current: { value: outcome.value, status: outcome.status, context: outcome.context, error: outcome.error },
-          events: outcome.applied,
-          version: 0,
-          at,
-        });
-        return true;
-      });
-      if (created) {
-        logger.debug({ instance_id: id, machine: name, to: outcome.value }, 'instance started');
-        return id;
-      }
-      const existing = await instances.findExisting(db, id, idempotencyKey);
-      if (!existing) throw new Error(`instance insert for ${id} conflicted but no row was found`);
-      return existing;
+      return starter.start(name, input, startOptions);
     },
 
     async send(id, event: AnyEventObject, sendOptions: SendOptions = {}): Promise<SendResult> {

@@ -16,7 +16,10 @@ export interface StepWorkerOptions {
   registry: Registry;
   clock: Clock;
   logger: Logger;
+  /** Inbox rows read per instance. */
   batchSize: number;
+  /** Instances claimed per transaction. */
+  claimLimit: number;
   pollIntervalMs: number;
 }
 
@@ -27,6 +30,7 @@ export interface StepWorkerOptions {
  */
 export class StepWorker extends Loop {
   protected readonly pollIntervalMs: number;
+  #isolatedTurns = 0;
 
   constructor(private readonly options: StepWorkerOptions) {
     super(options.logger);
@@ -39,13 +43,25 @@ export class StepWorker extends Loop {
 
   protected async turn(): Promise<Date | 'again' | null> {
     const { db, queries, registry, stepper } = this.options;
-    const stepped = await stepper.transact(db, async (tx, step) => {
-      const now = this.now();
-      const claimed = await queries.claim(tx, new Date(now), registry.claimFilter, this.options.batchSize);
-      if (!claimed) return false;
-      await step(claimed, now);
-      return true;
-    });
+    // Normally a batch of instances per transaction. After a batch failed, one at a time under a
+    // savepoint for a while, so the failing instance is found, counted and backed off.
+    const isolate = this.#isolatedTurns > 0;
+    let stepped: boolean;
+    try {
+      stepped = await stepper.transact(db, async (tx, step) => {
+        const now = this.now();
+        const claimed = await queries.claim(tx, new Date(now), registry.claimFilter, isolate ? 1 : this.options.claimLimit, this.options.batchSize);
+        if (claimed.length === 0) return false;
+        await step(claimed.map((c) => ({ claimed: c })), now, { isolate });
+        return true;
+      });
+    } catch (error) {
+      if (isolate) throw error;
+      this.logger.warn({ err: error }, 'batch step failed; stepping one instance at a time for a while');
+      this.#isolatedTurns = this.options.claimLimit;
+      return 'again';
+    }
+    if (isolate) this.#isolatedTurns -= 1;
     if (stepped) return 'again';
     const next = await queries.nextWake(db, registry.claimFilter);
     // Due but not claimed: another worker holds it. Look again shortly rather than spin; if that

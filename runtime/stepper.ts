@@ -4,7 +4,7 @@ import type { Database, Transaction } from './db/database.js';
 import { DocketError, toErrorInfo } from './errors.js';
 import type { Metrics } from './metrics.js';
 import type { ClaimedEffect } from './queries/effects.js';
-import type { Claimed, StepQueries } from './queries/steps.js';
+import type { Claimed, EffectEnd, StepQueries, StepWrite } from './queries/steps.js';
 import type { Registry, RegisteredMachine } from './registry.js';
 import { computeStep, type ClaimedInstance, type InboxEvent, type StepOutcome } from './step.js';
 
@@ -29,37 +29,64 @@ export interface StepperOptions {
   leaseMs: number;
 }
 
-export interface StepOptions {
-  /** Events applied after the due inbox, without passing through it (an effect's result). */
+/** One instance to step: its locked row and inbox, and events arriving right now. */
+export interface StepItem {
+  claimed: Claimed;
+  /** Events applied after the due inbox without passing through it (an effect's result). */
   arrivals?: InboxEvent[];
-  /** Runs in the transaction when the step fails, before the failure is recorded: keep arrivals safe. */
+}
+
+export interface StepOptions {
+  /** Effects whose results the arrivals are, ended in the same statement. */
+  ended?: EffectEnd[];
+  /**
+   * Step under a savepoint: a failure (a hook throws, a constraint breaks) rolls back only the step,
+   * runs `onFailure` and counts the failure while the locks still hold. Without it a failure throws,
+   * and the caller retries its items one at a time with isolation.
+   */
+  isolate?: boolean;
   onFailure?: (tx: Transaction) => Promise<void>;
 }
 
-export type StepFn = (claimed: Claimed, now: number, options?: StepOptions) => Promise<StepOutcome | null>;
+export type StepFn = (items: StepItem[], now: number, options?: StepOptions) => Promise<void>;
+
+/** Writes the side records of instances just inserted, from their initial transitions. */
+export type CreateFn = (items: StepWrite[], now: number) => Promise<void>;
 
 interface Pending {
   outcome: StepOutcome;
   machine: string;
   reserved: number;
   adopted: ClaimedEffect[];
+  /** Steps count in the metrics; the creation of an instance does not. */
+  counted: boolean;
 }
 
 /**
- * Applies events to a locked instance and writes the result: shared by the step worker (which
- * claims instances with due events) and the effect runner (which applies a result the moment it
- * commits it). Metrics and claimed effects take effect only once the transaction commits.
+ * Applies events to locked instances and writes the results, any number of instances in one
+ * statement: shared by the step worker (which claims instances with due events) and the effect
+ * runner (which applies results the moment it records them). Metrics and effects claimed for this
+ * worker take effect only once the transaction commits.
  */
 export class Stepper {
   sink: EffectSink | undefined;
 
   constructor(private readonly options: StepperOptions) {}
 
-  /** Runs `fn` in one transaction; `step` applies events to instances `fn` has locked. */
-  async transact<T>(db: Database, fn: (tx: Transaction, step: StepFn) => Promise<T>): Promise<T> {
+  /**
+   * Runs `fn` in one transaction; `step` applies events to instances `fn` has locked, `create`
+   * writes what new instances' initial transitions asked for.
+   */
+  async transact<T>(db: Database, fn: (tx: Transaction, step: StepFn, create: CreateFn) => Promise<T>): Promise<T> {
     const pending: Pending[] = [];
     try {
-      const value = await db.transaction((tx) => fn(tx, (claimed, now, options) => this.#step(tx, claimed, now, options ?? {}, pending)));
+      const value = await db.transaction((tx) =>
+        fn(
+          tx,
+          (items, now, options) => this.#step(tx, items, now, options ?? {}, pending),
+          (items, now) => this.#create(tx, items, now, pending),
+        ),
+      );
       for (const p of pending) this.#committed(p);
       return value;
     } catch (error) {
@@ -68,33 +95,71 @@ export class Stepper {
     }
   }
 
-  async #step(tx: Transaction, claimed: Claimed, now: number, options: StepOptions, pending: Pending[]): Promise<StepOutcome | null> {
-    // Under a savepoint: when the step fails (a hook throws, a constraint breaks) its writes roll
-    // back but the lock holds, so the failure is counted before anyone else retries.
+  /** Whether this runtime can step an instance written by `version` of the machine (as is, or migrated). */
+  canStep(reg: RegisteredMachine, version: number): boolean {
+    return version === reg.version || reg.compatibleVersions.has(version) || (reg.migrate !== undefined && version < reg.version);
+  }
+
+  async #step(tx: Transaction, items: StepItem[], now: number, options: StepOptions, pending: Pending[]): Promise<void> {
+    if (!options.isolate) return this.#stepAll(tx, items, now, options.ended ?? [], pending);
     await tx.query('SAVEPOINT step');
-    let entry: Pending | undefined;
+    const mark = pending.length;
     try {
-      const reg = this.options.registry.machine(claimed.instance.machine)!;
+      await this.#stepAll(tx, items, now, options.ended ?? [], pending);
+    } catch (error) {
+      await tx.query('ROLLBACK TO SAVEPOINT step');
+      for (const p of pending.splice(mark)) this.sink?.unreserve(p.reserved);
+      await options.onFailure?.(tx);
+      for (const item of items) await this.#recordFailure(tx, item.claimed.instance.id, error, now);
+    }
+  }
+
+  async #stepAll(tx: Transaction, items: StepItem[], now: number, ended: EffectEnd[], pending: Pending[]): Promise<void> {
+    const { queries, registry, logger } = this.options;
+    const at = new Date(now);
+    const writes: StepWrite[] = [];
+    for (const { claimed, arrivals } of items) {
+      const reg = registry.machine(claimed.instance.machine)!;
       const instance = this.#upgrade(reg, claimed.instance);
-      const at = new Date(now);
       if (!instance) {
-        await this.options.queries.markError(tx, claimed.instance.id, versionError(reg, claimed.instance), at);
-        this.options.logger.error(
+        await queries.markError(tx, claimed.instance.id, versionError(reg, claimed.instance), at);
+        logger.error(
           { instance_id: claimed.instance.id, machine: reg.name, machine_version: claimed.instance.machineVersion },
           'instance written by an unknown machine version; not stepped',
         );
-        return null;
+        continue;
       }
       const full = claimed.inbox.length === this.options.batchSize;
-      const outcome = computeStep(reg, instance, claimed.inbox, full, now, this.options.logger, options.arrivals);
-      entry = { outcome, machine: reg.name, reserved: 0, adopted: [] };
+      const outcome = computeStep(reg, instance, claimed.inbox, full, now, logger, arrivals);
+      const entry: Pending = { outcome, machine: reg.name, reserved: 0, adopted: [], counted: true };
       pending.push(entry);
       this.#claimEffects(entry, instance.id, now);
-      await this.options.queries.write(tx, instance.id, reg.name, outcome, at);
+      writes.push({ instanceId: instance.id, machine: reg.name, outcome });
+    }
+    if (writes.length === 0 && ended.length === 0) return;
+    await queries.write(tx, writes, ended, at);
+    await this.#afterWrite(tx, writes, at);
+  }
+
+  async #create(tx: Transaction, items: StepWrite[], now: number, pending: Pending[]): Promise<void> {
+    const at = new Date(now);
+    for (const item of items) {
+      const entry: Pending = { outcome: item.outcome, machine: item.machine, reserved: 0, adopted: [], counted: false };
+      pending.push(entry);
+      this.#claimEffects(entry, item.instanceId, now);
+    }
+    await this.options.queries.writeStart(tx, items, at);
+    await this.#afterWrite(tx, items, at);
+  }
+
+  /** Runs the machines' step hooks in the transaction, after the writes they may read. */
+  async #afterWrite(tx: Transaction, writes: StepWrite[], at: Date): Promise<void> {
+    for (const { instanceId, machine, outcome } of writes) {
+      const reg = this.options.registry.machine(machine)!;
       if (reg.onStep && outcome.applied.length > 0) {
         await reg.onStep(tx, {
-          instanceId: instance.id,
-          machine: reg.name,
+          instanceId,
+          machine,
           previous: outcome.previous,
           current: { value: outcome.value, status: outcome.status, context: outcome.context, error: outcome.error },
           events: outcome.applied,
@@ -103,19 +168,9 @@ export class Stepper {
         });
       }
       this.options.logger.debug(
-        { instance_id: instance.id, machine: reg.name, events: outcome.applied.map((e) => e.type), to: outcome.value, version: outcome.version },
+        { instance_id: instanceId, machine, events: outcome.applied.map((e) => e.type), to: outcome.value, version: outcome.version },
         'step applied',
       );
-      return outcome;
-    } catch (error) {
-      await tx.query('ROLLBACK TO SAVEPOINT step');
-      if (entry) {
-        pending.splice(pending.indexOf(entry), 1);
-        this.sink?.unreserve(entry.reserved);
-      }
-      await options.onFailure?.(tx);
-      await this.#recordFailure(tx, claimed.instance.id, error, now);
-      return null;
     }
   }
 
@@ -145,6 +200,8 @@ export class Stepper {
   }
 
   #committed(p: Pending): void {
+    if (p.reserved > 0) this.sink?.adopt(p.adopted);
+    if (!p.counted) return;
     const { metrics } = this.options;
     const committed = this.options.clock.now();
     metrics.inc('steps');
@@ -152,7 +209,6 @@ export class Stepper {
     metrics.inc('eventsDropped', p.outcome.dropped);
     for (const ms of p.outcome.timerLateness) metrics.timerFired(ms);
     for (const since of p.outcome.appliedSince) metrics.eventApplied(committed - since);
-    if (p.reserved > 0) this.sink?.adopt(p.adopted);
   }
 
   /** The instance ready for this machine version: as is, declared compatible, or migrated. Null if none. */

@@ -143,10 +143,12 @@ export interface RuntimeOptions {
   worker?: boolean;
   /** Step loops, each holding at most one instance at a time. Default 2. */
   stepConcurrency?: number;
-  /** Effects run at once by this process. Default 8. */
+  /** Effects run at once by this process (they hold no database connection while they run). Default 32. */
   effectConcurrency?: number;
   /** Events applied per instance per step transaction at most. Default 50. */
   stepBatchSize?: number;
+  /** Instances a step loop claims and steps in one transaction at most. Default 20. */
+  claimBatchSize?: number;
   /** How long a claimed effect is held before another worker may take it over. Milliseconds, default 10000. */
   leaseMs?: number;
   /** Safety poll behind LISTEN/NOTIFY. Milliseconds, default 5000. */

@@ -47,8 +47,13 @@ export class EffectQueries {
       WHERE e.id = due.id
       RETURNING e.instance_id, e.machine, e.kind, e.child_id, e.service, e.input, e.idempotency_key,
         e.attempts, due.status = 'running' AS took_over`;
+    // SKIP LOCKED: a row locked now is being finished, and waiting for it while holding the rows
+    // already renewed could deadlock with the transaction finishing it.
     this.#heartbeat = `
-      UPDATE ${t('effects')} SET due_at = $3 WHERE idempotency_key = ANY($1::text[]) AND lease_owner = $2 AND status = 'running'`;
+      UPDATE ${t('effects')} SET due_at = $3 WHERE idempotency_key IN (
+        SELECT idempotency_key FROM ${t('effects')}
+        WHERE idempotency_key = ANY($1::text[]) AND lease_owner = $2 AND status = 'running'
+        FOR NO KEY UPDATE SKIP LOCKED)`;
     // Only the lease holder ends an effect, and only while it runs: a cancelled effect stays cancelled.
     this.#finish = `
       UPDATE ${t('effects')} SET status = $4, output = $5, last_error = $6,
@@ -69,7 +74,10 @@ export class EffectQueries {
     this.#release = `
       UPDATE ${t('effects')} SET status = 'pending', due_at = $2, lease_owner = NULL,
         attempts = greatest(attempts - 1, 0), updated_at = $2
-      WHERE lease_owner = $1 AND status = 'running' AND idempotency_key = ANY($3::text[])`;
+      WHERE idempotency_key IN (
+        SELECT idempotency_key FROM ${t('effects')}
+        WHERE lease_owner = $1 AND status = 'running' AND idempotency_key = ANY($3::text[])
+        FOR NO KEY UPDATE SKIP LOCKED)`;
     this.#nextDue = `
       SELECT min(due_at) AS at FROM ${t('effects')}
       WHERE status IN ('pending', 'running') AND machine = ANY($1::text[])`;

@@ -19,10 +19,13 @@ export class InstanceQueries {
     this.#insert = `
       INSERT INTO ${t('instances')} (id, machine, machine_version, snapshot, status, error, version, invocations,
         idempotency_key, wake_at, created_at, updated_at)
-      VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8, $9, $10, $10)
+      SELECT n.id, n.machine, n.machine_version, n.snapshot, n.status, n.error, 0, n.invocations,
+        n.idempotency_key, n.wake_at, $2, $2
+      FROM jsonb_to_recordset($1::jsonb) AS n(id uuid, machine text, machine_version int, snapshot jsonb, status text,
+        error jsonb, invocations jsonb, idempotency_key text, wake_at timestamptz)
       ON CONFLICT DO NOTHING RETURNING id`;
     this.#findExisting = `
-      SELECT id FROM ${t('instances')} WHERE id = $1 OR idempotency_key = $2 LIMIT 1`;
+      SELECT id FROM ${t('instances')} WHERE id = $1 OR idempotency_key = $2 ORDER BY (id = $1) DESC LIMIT 1`;
     this.#get = `
       SELECT id, machine, machine_version, snapshot, status, error, version, created_at, updated_at
       FROM ${t('instances')} WHERE id = $1`;
@@ -52,25 +55,21 @@ export class InstanceQueries {
     this.#status = `SELECT status FROM ${t('instances')} WHERE id = $1`;
   }
 
-  /** Inserts a new instance; returns false when the id or idempotency key exists already. */
-  async insert(
-    tx: Queryable,
-    row: { id: string; machine: string; idempotencyKey: string | null; outcome: StepOutcome; now: Date },
-  ): Promise<boolean> {
-    const { outcome } = row;
-    const { rows } = await tx.query(this.#insert, [
-      row.id,
-      row.machine,
-      outcome.machineVersion,
-      JSON.stringify(outcome.snapshot),
-      outcome.status,
-      outcome.error ? JSON.stringify(outcome.error) : null,
-      JSON.stringify(outcome.invocations),
-      row.idempotencyKey,
-      outcome.wakeAt,
-      row.now,
-    ]);
-    return rows.length === 1;
+  /** Inserts new instances; returns the ids inserted (an existing id or idempotency key is skipped). */
+  async insert(tx: Queryable, rows: NewInstance[], now: Date): Promise<Set<string>> {
+    const values = rows.map(({ id, machine, idempotencyKey, outcome }) => ({
+      id,
+      machine,
+      machine_version: outcome.machineVersion,
+      snapshot: outcome.snapshot,
+      status: outcome.status,
+      error: outcome.error,
+      invocations: outcome.invocations,
+      idempotency_key: idempotencyKey,
+      wake_at: outcome.wakeAt,
+    }));
+    const { rows: inserted } = await tx.query<{ id: string }>(this.#insert, [JSON.stringify(values), now]);
+    return new Set(inserted.map((row) => row.id));
   }
 
   async findExisting(db: Queryable, id: string, idempotencyKey: string | null): Promise<string | null> {
@@ -119,6 +118,13 @@ export class InstanceQueries {
     const { rows } = await db.query(this.#status, [id]);
     return rows.length === 1;
   }
+}
+
+export interface NewInstance {
+  id: string;
+  machine: string;
+  idempotencyKey: string | null;
+  outcome: StepOutcome;
 }
 
 interface InstanceRow {

@@ -2,73 +2,112 @@ import type { Queryable } from '../db/database.js';
 import type { SchemaName } from '../schema.js';
 import type { ClaimedInstance, InboxEvent, StepOutcome } from '../step.js';
 
-/** Claiming instances with due events, and writing what a step computed. */
+/** One instance's step, as the batch write takes it. */
+export interface StepWrite {
+  instanceId: string;
+  machine: string;
+  outcome: StepOutcome;
+}
+
+/** How an effect ended, written in the same statement as the step that applies its result. */
+export interface EffectEnd {
+  key: string;
+  owner: string;
+  status: 'done' | 'failed';
+  output: unknown;
+  error: object | null;
+  log: object | null;
+}
+
+/**
+ * Claiming instances with due events, and writing what steps computed. Writes take any number of
+ * instances in one statement, so a batch of steps costs one round trip however large it is.
+ */
 export class StepQueries {
   readonly #claim: string;
   readonly #lock: string;
+  readonly #owned: string;
   readonly #write: string;
-  readonly #sideRecords: string;
+  readonly #writeStart: string;
   readonly #nextWake: string;
   readonly #fail: string;
   readonly #markError: string;
 
   constructor(schema: SchemaName) {
     const t = (name: string) => schema.table(name);
-    // The instance and its inbox, ordered as it will be applied, in one round trip.
-    const read = (limit: string) => `
+    // Instances and their inboxes, ordered as they will be applied, in one round trip.
+    const read = `
       SELECT i.id, i.machine, i.machine_version, i.snapshot, i.status, i.version, i.invocations, i.step_failures,
         (SELECT coalesce(json_agg(e), '[]'::json) FROM (
            SELECT id::text AS id, event, timer_id, source_effect, available_at, created_at FROM ${t('events')}
-           WHERE instance_id = i.id ORDER BY available_at, id LIMIT ${limit}) e) AS inbox
+           WHERE instance_id = i.id ORDER BY available_at, id LIMIT $1) e) AS inbox
       FROM ${t('instances')} i`;
     this.#claim = `
       WITH claimed AS (
         SELECT i.id FROM ${t('instances')} i
-        JOIN unnest($2::text[], $3::int[]) AS known(machine, max_version)
+        JOIN unnest($3::text[], $4::int[]) AS known(machine, max_version)
           ON i.machine = known.machine AND i.machine_version <= known.max_version
-        WHERE i.wake_at <= $1
+        WHERE i.wake_at <= $2
         ORDER BY i.wake_at
-        LIMIT 1
+        LIMIT $5
         FOR NO KEY UPDATE OF i SKIP LOCKED
       )
-      ${read('$4')} JOIN claimed USING (id)`;
-    // One instance the caller names, waiting for its lock rather than skipping it.
-    this.#lock = `${read('$2')} WHERE i.id = $1 FOR NO KEY UPDATE`;
-    // Side records of a step: $1 instance, $2 now, $3 consumed event ids, $4 timer ids to delete,
-    // $5 new events, $6 new effects, $7 effect keys to cancel, $8 journal rows, $9 machine.
-    this.#sideRecords = `
+      ${read} JOIN claimed USING (id)`;
+    // Named instances, waiting for their locks; taken in id order, so two lockers cannot deadlock.
+    this.#lock = `${read} WHERE i.id = ANY($2::uuid[]) ORDER BY i.id FOR NO KEY UPDATE OF i`;
+    // Which of these effects this worker still holds, locked until commit (taken after the instances).
+    this.#owned = `
+      SELECT idempotency_key FROM ${t('effects')}
+      WHERE idempotency_key = ANY($1::text[]) AND lease_owner = $2 AND status = 'running'
+      ORDER BY idempotency_key FOR NO KEY UPDATE`;
+    // Side records of any number of steps: $1 now, $2 consumed events and timers per instance,
+    // $3 new events, $4 new effects, $5 effect keys to cancel, $6 journal rows, $7 effects ended.
+    const sideRecords = `
       consumed AS (
-        DELETE FROM ${t('events')} WHERE instance_id = $1 AND (id = ANY($3::bigint[]) OR timer_id = ANY($4::text[]))
+        DELETE FROM ${t('events')} e USING jsonb_to_recordset($2::jsonb) AS d(instance_id uuid, ids bigint[], timer_ids text[])
+        WHERE e.instance_id = d.instance_id AND (e.id = ANY(d.ids) OR e.timer_id = ANY(d.timer_ids))
       ),
       new_events AS (
         INSERT INTO ${t('events')} (instance_id, event, timer_id, available_at, created_at)
-        SELECT $1, e.event, e.timer_id, e.available_at, $2
-        FROM jsonb_to_recordset($5::jsonb) AS e(event jsonb, timer_id text, available_at timestamptz)
+        SELECT e.instance_id, e.event, e.timer_id, e.available_at, $1
+        FROM jsonb_to_recordset($3::jsonb) AS e(instance_id uuid, event jsonb, timer_id text, available_at timestamptz)
       ),
       new_effects AS (
         INSERT INTO ${t('effects')} (instance_id, machine, kind, child_id, service, input, idempotency_key, status,
           attempts, lease_owner, due_at, created_at, updated_at)
-        SELECT $1, $9, f.kind, f.child_id, f.service, f.input, f.idempotency_key,
+        SELECT f.instance_id, f.machine, f.kind, f.child_id, f.service, f.input, f.idempotency_key,
           CASE WHEN f.claim IS NULL THEN 'pending' ELSE 'running' END,
           CASE WHEN f.claim IS NULL THEN 0 ELSE 1 END,
-          f.claim->>'lease_owner', coalesce((f.claim->>'due_at')::timestamptz, $2), $2, $2
-        FROM jsonb_to_recordset($6::jsonb) AS f(kind text, child_id text, service text, input jsonb, idempotency_key text, claim jsonb)
+          f.claim->>'lease_owner', coalesce((f.claim->>'due_at')::timestamptz, $1), $1, $1
+        FROM jsonb_to_recordset($4::jsonb)
+          AS f(instance_id uuid, machine text, kind text, child_id text, service text, input jsonb, idempotency_key text, claim jsonb)
         ON CONFLICT (idempotency_key) DO NOTHING
       ),
       canceled AS (
-        UPDATE ${t('effects')} SET status = 'canceled', due_at = NULL, updated_at = $2, finished_at = $2
-        WHERE idempotency_key = ANY($7::text[]) AND status IN ('pending', 'running')
+        UPDATE ${t('effects')} SET status = 'canceled', due_at = NULL, updated_at = $1, finished_at = $1
+        WHERE idempotency_key = ANY($5::text[]) AND status IN ('pending', 'running')
       ),
       journal AS (
         INSERT INTO ${t('journal')} (instance_id, seq, event_type, event, from_value, to_value, at)
-        SELECT $1, j.seq, j.event_type, j.event, j.from_value, j.to_value, $2
-        FROM jsonb_to_recordset($8::jsonb) AS j(seq int, event_type text, event jsonb, from_value jsonb, to_value jsonb)
+        SELECT j.instance_id, j.seq, j.event_type, j.event, j.from_value, j.to_value, $1
+        FROM jsonb_to_recordset($6::jsonb)
+          AS j(instance_id uuid, seq int, event_type text, event jsonb, from_value jsonb, to_value jsonb)
+      ),
+      ended AS (
+        UPDATE ${t('effects')} x SET status = f.status, output = f.output, last_error = f.error,
+          attempt_log = CASE WHEN f.log IS NULL THEN x.attempt_log ELSE x.attempt_log || f.log END,
+          due_at = NULL, lease_owner = NULL, updated_at = $1, finished_at = $1
+        FROM jsonb_to_recordset($7::jsonb) AS f(key text, owner text, status text, output jsonb, error jsonb, log jsonb)
+        WHERE x.idempotency_key = f.key AND x.lease_owner = f.owner AND x.status = 'running'
       )`;
     this.#write = `
-      WITH ${this.#sideRecords}
-      UPDATE ${t('instances')} SET snapshot = $10, status = $11, error = $12, version = $13, machine_version = $14,
-        invocations = $15, wake_at = $16, step_failures = 0, updated_at = $2
-      WHERE id = $1`;
+      WITH ${sideRecords}
+      UPDATE ${t('instances')} i SET snapshot = u.snapshot, status = u.status, error = u.error, version = u.version,
+        machine_version = u.machine_version, invocations = u.invocations, wake_at = u.wake_at, step_failures = 0, updated_at = $1
+      FROM jsonb_to_recordset($8::jsonb) AS u(id uuid, snapshot jsonb, status text, error jsonb, version int,
+        machine_version int, invocations jsonb, wake_at timestamptz)
+      WHERE i.id = u.id`;
+    this.#writeStart = `WITH ${sideRecords} SELECT 1`;
     // The same filter as the claim: an instance this runtime may not step must not keep it awake.
     this.#nextWake = `
       SELECT min(i.wake_at) AS at FROM ${t('instances')} i
@@ -85,57 +124,48 @@ export class StepQueries {
       WHERE id = $1`;
   }
 
-  /** Locks one instance with due events (skipping locked ones) and reads its inbox. */
+  /** Locks up to `limit` instances with due events (skipping locked ones) and reads their inboxes. */
   async claim(
     tx: Queryable,
     now: Date,
     filter: { names: string[]; maxVersions: number[] },
-    batchSize: number,
-  ): Promise<Claimed | null> {
-    const { rows } = await tx.query<ClaimRow>(this.#claim, [now, filter.names, filter.maxVersions, batchSize]);
-    return rows[0] ? toClaimed(rows[0]) : null;
+    limit: number,
+    inboxLimit: number,
+  ): Promise<Claimed[]> {
+    const { rows } = await tx.query<ClaimRow>(this.#claim, [inboxLimit, now, filter.names, filter.maxVersions, limit]);
+    return rows.map(toClaimed);
   }
 
-  /** Locks the named instance (waiting for a step that holds it) and reads its inbox. */
-  async lock(tx: Queryable, instanceId: string, batchSize: number): Promise<Claimed | null> {
-    const { rows } = await tx.query<ClaimRow>(this.#lock, [instanceId, batchSize]);
-    return rows[0] ? toClaimed(rows[0]) : null;
+  /** Locks the named instances (waiting for steps that hold them) and reads their inboxes. */
+  async lock(tx: Queryable, instanceIds: string[], inboxLimit: number): Promise<Claimed[]> {
+    const { rows } = await tx.query<ClaimRow>(this.#lock, [inboxLimit, instanceIds]);
+    return rows.map(toClaimed);
   }
 
-  /** Writes a step's snapshot and every side record in one statement. */
-  async write(tx: Queryable, instanceId: string, machine: string, outcome: StepOutcome, now: Date): Promise<void> {
-    await tx.query(this.#write, [...this.#sideValues(instanceId, machine, outcome, now), ...this.#instanceValues(outcome)]);
+  /** The subset of these effect keys still running under `owner`'s lease, locked until commit. */
+  async owned(tx: Queryable, keys: string[], owner: string): Promise<Set<string>> {
+    const { rows } = await tx.query<{ idempotency_key: string }>(this.#owned, [keys, owner]);
+    return new Set(rows.map((row) => row.idempotency_key));
   }
 
-  /** The side records of a new instance (its row is inserted by InstanceQueries.insert). */
-  async writeStart(tx: Queryable, instanceId: string, machine: string, outcome: StepOutcome, now: Date): Promise<void> {
-    await tx.query(`WITH ${this.#sideRecords} SELECT 1`, this.#sideValues(instanceId, machine, outcome, now));
+  /** Writes steps' snapshots, every side record, and the end of the effects whose results they applied. */
+  async write(tx: Queryable, steps: StepWrite[], ended: EffectEnd[], now: Date): Promise<void> {
+    const instances = steps.map(({ instanceId, outcome }) => ({
+      id: instanceId,
+      snapshot: outcome.snapshot,
+      status: outcome.status,
+      error: outcome.error,
+      version: outcome.version,
+      machine_version: outcome.machineVersion,
+      invocations: outcome.invocations,
+      wake_at: outcome.wakeAt,
+    }));
+    await tx.query(this.#write, [...sideValues(steps, ended, now), JSON.stringify(instances)]);
   }
 
-  #sideValues(instanceId: string, machine: string, outcome: StepOutcome, now: Date): unknown[] {
-    return [
-      instanceId,
-      now,
-      outcome.consumedEventIds,
-      outcome.timerDeletes,
-      JSON.stringify(outcome.newEvents),
-      JSON.stringify(outcome.newEffects),
-      outcome.canceledEffects,
-      JSON.stringify(outcome.journal),
-      machine,
-    ];
-  }
-
-  #instanceValues(outcome: StepOutcome): unknown[] {
-    return [
-      JSON.stringify(outcome.snapshot),
-      outcome.status,
-      outcome.error ? JSON.stringify(outcome.error) : null,
-      outcome.version,
-      outcome.machineVersion,
-      JSON.stringify(outcome.invocations),
-      outcome.wakeAt,
-    ];
+  /** The side records of new instances (their rows are inserted by InstanceQueries.insert). */
+  async writeStart(tx: Queryable, steps: StepWrite[], now: Date): Promise<void> {
+    await tx.query(this.#writeStart, sideValues(steps, [], now));
   }
 
   /** The earliest wake-up among instances this runtime may claim, or null. */
@@ -145,7 +175,7 @@ export class StepQueries {
     return at ? new Date(at) : null;
   }
 
-  /** Counts a failed step transaction and postpones the instance with backoff; returns the failures so far. */
+  /** Counts a failed step and postpones the instance with backoff; returns the failures so far. */
   async recordFailure(db: Queryable, instanceId: string, now: Date): Promise<number> {
     const { rows } = await db.query<{ step_failures: number }>(this.#fail, [instanceId, now]);
     return rows[0]?.step_failures ?? 0;
@@ -155,6 +185,19 @@ export class StepQueries {
   async markError(db: Queryable, instanceId: string, error: object, now: Date): Promise<void> {
     await db.query(this.#markError, [instanceId, JSON.stringify(error), now]);
   }
+}
+
+function sideValues(steps: StepWrite[], ended: EffectEnd[], now: Date): unknown[] {
+  const per = <T>(pick: (step: StepWrite) => T[]) => steps.flatMap((step) => pick(step).map((row) => ({ ...row, instance_id: step.instanceId })));
+  return [
+    now,
+    JSON.stringify(steps.map(({ instanceId, outcome }) => ({ instance_id: instanceId, ids: outcome.consumedEventIds, timer_ids: outcome.timerDeletes }))),
+    JSON.stringify(per((step) => step.outcome.newEvents)),
+    JSON.stringify(per((step) => step.outcome.newEffects.map((effect) => ({ ...effect, machine: step.machine })))),
+    steps.flatMap((step) => step.outcome.canceledEffects),
+    JSON.stringify(per((step) => step.outcome.journal)),
+    JSON.stringify(ended),
+  ];
 }
 
 interface ClaimRow {
@@ -177,22 +220,22 @@ export interface Claimed {
 function toClaimed(row: ClaimRow): Claimed {
   return {
     instance: {
-        id: row.id,
-        machine: row.machine,
-        machineVersion: row.machine_version,
-        snapshot: row.snapshot,
-        status: row.status,
-        version: row.version,
-        invocations: row.invocations,
-        stepFailures: row.step_failures,
-      },
-      inbox: row.inbox.map((e) => ({
-        id: e.id,
-        event: e.event,
-        timerId: e.timer_id,
-        sourceEffect: e.source_effect,
-        availableAt: new Date(e.available_at),
-        createdAt: new Date(e.created_at),
-      })),
-    };
+      id: row.id,
+      machine: row.machine,
+      machineVersion: row.machine_version,
+      snapshot: row.snapshot,
+      status: row.status,
+      version: row.version,
+      invocations: row.invocations,
+      stepFailures: row.step_failures,
+    },
+    inbox: row.inbox.map((e) => ({
+      id: e.id,
+      event: e.event,
+      timerId: e.timer_id,
+      sourceEffect: e.source_effect,
+      availableAt: new Date(e.available_at),
+      createdAt: new Date(e.created_at),
+    })),
+  };
 }

@@ -248,3 +248,22 @@ test("a machine's own durable() actors, custom actions and emits run without a s
   const outbox = await h.db.query<{ kind: string; status: string }>(`SELECT kind, status FROM "${h.db.schema}".effects WHERE kind <> 'invoke' ORDER BY kind`);
   t.deepEqual(outbox, [{ kind: 'action', status: 'done' }, { kind: 'emit', status: 'done' }]);
 });
+
+test('close() hands a running effect back; another runtime runs it at once as the same attempt', async (t) => {
+  const h = await harness(t);
+  let started = false;
+  const first = await h.runtime({
+    machines: { invoker },
+    shutdownGraceMs: 0,
+    leaseMs: 60_000,
+    services: { work: async ({ signal }) => { started = true; await new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason))); } },
+  });
+  const id = await first.start('invoker');
+  await eventually(() => started);
+  await first.close();
+  t.like(await effectRow(h), { status: 'pending', attempts: 0 }, 'released, the aborted attempt not counted');
+  const attempts: number[] = [];
+  const second = await h.runtime({ machines: { invoker }, leaseMs: 60_000, services: { work: async ({ attempt }) => (attempts.push(attempt), 'done') } });
+  t.is((await second.waitFor(id, (s) => s.status === 'done')).value, 'ok', 'well before the 60 s lease');
+  t.deepEqual(attempts, [1]);
+});

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { createActor, setup } from 'xstate';
+import { assign, createActor, raise, sendTo, setup } from 'xstate';
 import { ManualClock } from '../../runtime/clock.js';
 import { failOnLeakedRuntimes } from '../helpers/leaks.js';
 import { delayed } from '../helpers/machines.js';
@@ -98,4 +98,37 @@ test('xstate#5331: plain XState loses the delay on restore; docket fires it', as
   clock.advance(30);
   const state = await after.waitFor(id, (s) => s.status === 'done');
   t.is(state.value, 'reminded');
+});
+
+const pinger = setup({ types: { context: {} as { pongs: number } } }).createMachine({
+  id: 'pinger',
+  context: { pongs: 0 },
+  initial: 'idle',
+  states: {
+    idle: {
+      on: {
+        PING: { actions: raise({ type: 'PONG' }, { delay: 5_000, id: 'pong' }) },
+        PING_SELF: { actions: sendTo(({ self }) => self, { type: 'PONG' }, { delay: 10_000 }) },
+        PONG: { actions: assign({ pongs: ({ context }) => context.pongs + 1 }) },
+        STOP: 'stopped',
+      },
+    },
+    stopped: { type: 'final' },
+  },
+});
+
+test('delayed raise and sendTo to self are durable timers too', async (t) => {
+  const h = await harness(t);
+  const clock = new ManualClock();
+  const rt = await h.runtime({ machines: { pinger }, clock });
+  const id = await rt.start('pinger');
+  await rt.send(id, { type: 'PING' });
+  await rt.send(id, { type: 'PING_SELF' });
+  await rt.waitFor(id, (s) => s.version === 2);
+  t.is((await timerRows(h)).length, 2);
+  clock.advance(5_000);
+  t.is(((await rt.waitFor(id, (s) => s.version === 3)).context as { pongs: number }).pongs, 1);
+  clock.advance(5_000);
+  t.is(((await rt.waitFor(id, (s) => s.version === 4)).context as { pongs: number }).pongs, 2);
+  t.is((await timerRows(h)).length, 0);
 });

@@ -1,0 +1,86 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import type { Clock } from './clock.js';
+import type { Database } from './db/database.js';
+import { ConfigError } from './errors.js';
+import type { InstanceQueries, NewInstance } from './queries/instances.js';
+import type { Registry } from './registry.js';
+import { computeStart } from './step.js';
+import type { Stepper } from './stepper.js';
+import type { StartOptions } from './types.js';
+
+const uuidSchema = z.uuid();
+/** Instances created per transaction at most, and transactions creating them at once. */
+const MAX_BATCH = 100;
+const FLUSHERS = 2;
+
+interface Request extends NewInstance {
+  resolve: (id: string) => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * Creates instances. Starts that arrive together are inserted together, in one transaction, with
+ * the effects their initial states invoke claimed for this process's runner: a burst of uploads
+ * costs a few transactions, not one each.
+ */
+export class Starter {
+  readonly #queue: Request[] = [];
+  #flushing = 0;
+
+  constructor(
+    private readonly options: { db: Database; instances: InstanceQueries; stepper: Stepper; registry: Registry; clock: Clock; logger: Logger },
+  ) {}
+
+  start(name: string, input: unknown, startOptions: StartOptions): Promise<string> {
+    const reg = this.options.registry.machine(name);
+    if (!reg) throw new ConfigError(`unknown machine "${name}"; this runtime knows ${this.options.registry.machineNames.join(', ')}`);
+    const id = startOptions.id ?? randomUUID();
+    if (!uuidSchema.safeParse(id).success) throw new ConfigError(`start: id must be a uuid; got "${id}"`);
+    const outcome = computeStart(reg, id, input, this.options.clock.now(), this.options.logger);
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ id, machine: name, idempotencyKey: startOptions.idempotencyKey ?? null, outcome, resolve, reject });
+      this.#flush();
+    });
+  }
+
+  #flush(): void {
+    while (this.#flushing < FLUSHERS && this.#queue.length > 0) {
+      const batch = this.#queue.splice(0, MAX_BATCH);
+      this.#flushing += 1;
+      this.#insert(batch)
+        .catch(async (error) => {
+          if (batch.length === 1) return batch[0]!.reject(error);
+          // One bad start (a hook throwing, say) must not fail the others: one at a time.
+          this.options.logger.warn({ err: error, batch: batch.length }, 'batched start failed; starting one at a time');
+          for (const request of batch) await this.#insert([request]).catch(request.reject);
+        })
+        .finally(() => {
+          this.#flushing -= 1;
+          this.#flush();
+        });
+    }
+  }
+
+  async #insert(batch: Request[]): Promise<void> {
+    const { db, instances, stepper, clock, logger } = this.options;
+    const now = clock.now();
+    const inserted = await stepper.transact(db, async (tx, _step, create) => {
+      const inserted = await instances.insert(tx, batch, new Date(now));
+      const created = batch.filter((request) => inserted.has(request.id));
+      if (created.length > 0) await create(created.map(({ id, machine, outcome }) => ({ instanceId: id, machine, outcome })), now);
+      return inserted;
+    });
+    for (const request of batch) {
+      if (inserted.has(request.id)) {
+        logger.debug({ instance_id: request.id, machine: request.machine, to: request.outcome.value }, 'instance started');
+        request.resolve(request.id);
+        continue;
+      }
+      const existing = await instances.findExisting(db, request.id, request.idempotencyKey);
+      if (existing) request.resolve(existing);
+      else request.reject(new Error(`instance insert for ${request.id} conflicted but no row was found`));
+    }
+  }
+}

@@ -1,0 +1,41 @@
+import test from 'ava';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import pg from 'pg';
+import { backend, freshSchema, postgresUrl } from './helpers/db.js';
+
+const run = promisify(execFile);
+
+// The README's example, run as the README says: two processes, the second finishing what the first began.
+test('examples/restart.ts: one process starts the order, another finishes it', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'docket-example-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const database = backend === 'postgres' ? await freshDatabase(t) : `pglite:${dir}`;
+  const env = { ...process.env, DOCKET_DATABASE: database };
+  const script = new URL('../examples/restart.ts', import.meta.url).pathname;
+  const cwd = new URL('..', import.meta.url).pathname;
+  const first = await run('node', ['--import', 'tsx', script, 'start'], { env, cwd });
+  t.regex(first.stdout, /started [0-9a-f-]{36} in "coolingOff"; exiting before the timer fires/);
+  const second = await run('node', ['--import', 'tsx', script, 'resume'], { env, cwd, timeout: 30_000 });
+  t.regex(second.stdout, /resumed [0-9a-f-]{36}: "paid", \{"item":"a teapot","receipt":"charged for a teapot \(key [^)]+\)"\}/);
+  t.regex(second.stdout, /1: xstate\.after\.2000\.order\.coolingOff "coolingOff" -> "charging"/);
+  t.regex(second.stdout, /2: xstate\.done\.actor\.\S+ "charging" -> "paid"/);
+});
+
+/** A database of its own: the example uses the default schema and a fixed idempotency key. */
+async function freshDatabase(t: { teardown(fn: () => Promise<void>): void }): Promise<string> {
+  const name = freshSchema('docket_example');
+  const admin = new pg.Client({ connectionString: postgresUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE "${name}"`);
+  t.teardown(async () => {
+    await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+    await admin.end();
+  });
+  const url = new URL(postgresUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
