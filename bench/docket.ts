@@ -1,7 +1,7 @@
 import pino from 'pino';
 import { fromPromise, setup, type AnyStateMachine } from 'xstate';
 import { createRuntime } from '../index.js';
-import type { Result, Workload } from './workload.js';
+import { WARMUP_CHAINS, type Result, type Workload } from './workload.js';
 
 /** A chain of invoked no-op services: each state invokes `noop` and moves on when it is done. */
 function chainMachine(steps: number): AnyStateMachine {
@@ -14,23 +14,33 @@ function chainMachine(steps: number): AnyStateMachine {
 }
 
 export async function runDocket(w: Workload, schema: string): Promise<Result> {
-  const rt = await createRuntime({
-    database: w.url,
-    schema,
-    machines: { chain: chainMachine(w.steps) },
-    logger: pino({ level: 'warn' }),
-    maxConnections: w.connections,
-    stepConcurrency: w.connections,
-    // Running effects hold no connection; the bound only caps calls in flight to the service.
-    effectConcurrency: 256,
-  });
-  try {
-    // Latency on an idle system: one chain at a time. The runtime measures each event from the
-    // commit that made it (the effect's result) to the commit of the step that applied it.
-    for (let i = 0; i < w.latencyChains; i++) {
+  const open = () =>
+    createRuntime({
+      database: w.url,
+      schema,
+      machines: { chain: chainMachine(w.steps) },
+      logger: pino({ level: 'warn' }),
+      maxConnections: w.connections,
+      stepConcurrency: w.connections,
+      // Running effects hold no connection; the bound only caps calls in flight to the service.
+      effectConcurrency: 256,
+    });
+  const runChains = async (rt: Awaited<ReturnType<typeof open>>, count: number) => {
+    for (let i = 0; i < count; i++) {
       const id = await rt.start('chain');
       await rt.waitFor(id, (s) => s.status === 'done', { timeoutMs: 60_000 });
     }
+  };
+  // Warm-up on a runtime of its own, so the measured one's metrics hold only measured events.
+  const warm = await open();
+  await runChains(warm, WARMUP_CHAINS);
+  await warm.close();
+
+  const rt = await open();
+  try {
+    // Latency on an idle system: one chain at a time. The runtime measures each event from the
+    // commit that made it (the effect's result) to the commit of the step that applied it.
+    await runChains(rt, w.latencyChains);
     const latency = rt.metrics().eventLagMs;
     // Throughput: every chain at once.
     const before = rt.metrics().eventsApplied;

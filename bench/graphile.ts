@@ -1,12 +1,12 @@
 import { run, type Runner } from 'graphile-worker';
-import { percentile, type Result, type Workload } from './workload.js';
+import { percentile, WARMUP_CHAINS, type Result, type Workload } from './workload.js';
 
 interface StepPayload {
   chain: number;
   n: number;
   /** Date.now() just before the job was added. */
   at: number;
-  phase: 'latency' | 'load';
+  phase: 'warmup' | 'latency' | 'load';
 }
 
 /** graphile-worker 0.17: a chain of `steps` jobs, each job adding the next. */
@@ -43,6 +43,7 @@ export async function runGraphile(w: Workload, schema: string): Promise<Result> 
         finish = resolve;
         for (let chain = 0; chain < count; chain++) void runner.addJob('step', { chain, n: 1, at: Date.now(), phase });
       });
+    for (let i = 0; i < WARMUP_CHAINS; i++) await chains(1, 'warmup');
     for (let i = 0; i < w.latencyChains; i++) await chains(1, 'latency');
     const started = performance.now();
     await chains(w.chains, 'load');

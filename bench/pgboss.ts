@@ -1,5 +1,5 @@
 import PgBoss from 'pg-boss';
-import { percentile, type Result, type Workload } from './workload.js';
+import { percentile, WARMUP_CHAINS, type Result, type Workload } from './workload.js';
 
 /** Jobs a pg-boss worker fetches at once: with 1 its throughput is far lower (10 steps/s at 1 connection here). */
 const BATCH = 20;
@@ -8,7 +8,7 @@ interface StepPayload {
   chain: number;
   n: number;
   at: number;
-  phase: 'latency' | 'load';
+  phase: 'warmup' | 'latency' | 'load';
 }
 
 /**
@@ -51,6 +51,7 @@ export async function runPgBoss(w: Workload, schema: string): Promise<Result> {
         finish = resolve;
         for (let chain = 0; chain < count; chain++) void send({ chain, n: 1, at: Date.now(), phase });
       });
+    for (let i = 0; i < WARMUP_CHAINS; i++) await chains(1, 'warmup');
     for (let i = 0; i < w.latencyChains; i++) await chains(1, 'latency');
     const started = performance.now();
     await chains(w.chains, 'load');

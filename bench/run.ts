@@ -18,8 +18,8 @@ import { renderMarkdown, renderTable, type Row } from './report.js';
 
 const { values } = parseArgs({
   options: {
-    chains: { type: 'string', default: '400' },
-    'latency-chains': { type: 'string', default: '40' },
+    chains: { type: 'string', default: '1000' },
+    'latency-chains': { type: 'string', default: '100' },
     connections: { type: 'string', default: '1,8' },
     only: { type: 'string' },
   },

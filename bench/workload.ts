@@ -20,6 +20,9 @@ export interface Result {
   note?: string;
 }
 
+/** Chains run before measuring, so the JIT and the connection pools are warm for every contender. */
+export const WARMUP_CHAINS = 20;
+
 export function percentile(samples: number[], q: number): number {
   const sorted = [...samples].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;

@@ -166,7 +166,7 @@ export class EffectRunner extends Loop implements EffectSink {
     const finished = await this.#finish(
       effect,
       { status: 'done', output: output ?? null },
-      { type: `xstate.done.actor.${effect.childId}`, output: output ?? null },
+      effect.kind === 'invoke' ? { type: `xstate.done.actor.${effect.childId}`, output: output ?? null } : null,
     );
     this.#settled(finished, 'effectsSucceeded', log, 'effect done');
   }
