@@ -6,7 +6,7 @@
  * missing). Prints a table with ratios, writes bench/results.json and docs/benchmarks.md.
  */
 import { cpus, totalmem } from 'node:os';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { runDocket } from './docket.js';
@@ -22,8 +22,16 @@ const { values } = parseArgs({
     'latency-chains': { type: 'string', default: '100' },
     connections: { type: 'string', default: '1,8' },
     only: { type: 'string' },
+    // Rewrites docs/benchmarks.md from bench/results.json without running anything.
+    'render-only': { type: 'boolean', default: false },
   },
 });
+if (values['render-only']) {
+  const saved = JSON.parse(readFileSync(new URL('./results.json', import.meta.url), 'utf8'));
+  writeFileSync(new URL('../docs/benchmarks.md', import.meta.url), renderMarkdown(saved));
+  process.stdout.write(`${renderTable(saved.rows)}\n`);
+  process.exit(0);
+}
 const url = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/docket_bench';
 
 const contenders: Record<string, (w: Workload, schema: string) => Promise<Result>> = {
