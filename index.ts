@@ -8,6 +8,7 @@ export { durable } from './runtime/durable.js';
 export { ManualClock, systemClock, type Clock } from './runtime/clock.js';
 export {
   ConfigError,
+  DatabaseUnavailableError,
   DocketError,
   InstanceNotFoundError,
   PermanentError,

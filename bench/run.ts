@@ -84,8 +84,12 @@ for (const connections of values.connections.split(',').map(Number)) {
   }
 }
 
-const results = { date: new Date().toISOString(), machine, workload: { chains: Number(values.chains), steps: 5, latencyChains: Number(values['latency-chains']) }, rows };
-writeFileSync(new URL('./results.json', import.meta.url), `${JSON.stringify(results, null, 2)}\n`);
-writeFileSync(new URL('../docs/benchmarks.md', import.meta.url), renderMarkdown(results));
 clearInterval(keepAlive);
-process.stdout.write(`${renderTable(rows)}\n\nmachine: ${machine}\nwrote bench/results.json and docs/benchmarks.md\n`);
+process.stdout.write(`${renderTable(rows)}\n\nmachine: ${machine}\n`);
+// A partial run (--only) prints its figures but does not replace the recorded side-by-side run.
+if (!values.only) {
+  const results = { date: new Date().toISOString(), machine, workload: { chains: Number(values.chains), steps: 5, latencyChains: Number(values['latency-chains']) }, rows };
+  writeFileSync(new URL('./results.json', import.meta.url), `${JSON.stringify(results, null, 2)}\n`);
+  writeFileSync(new URL('../docs/benchmarks.md', import.meta.url), renderMarkdown(results));
+  process.stdout.write('wrote bench/results.json and docs/benchmarks.md\n');
+}

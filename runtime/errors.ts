@@ -18,6 +18,13 @@ export class ConfigError extends DocketError {
   }
 }
 
+/** The database could not be reached or prepared (migrations). */
+export class DatabaseUnavailableError extends DocketError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('DATABASE_UNAVAILABLE', message, options);
+  }
+}
+
 /** The instance id names no instance. */
 export class InstanceNotFoundError extends DocketError {
   constructor(readonly instanceId: string) {

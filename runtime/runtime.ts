@@ -4,7 +4,7 @@ import { systemClock } from './clock.js';
 import type { Database } from './db/database.js';
 import { maskUrl, openDatabase } from './db/open.js';
 import { EffectRunner } from './effect-runner.js';
-import { ConfigError, InstanceNotFoundError, RuntimeClosedError, WaitTimeoutError } from './errors.js';
+import { ConfigError, DatabaseUnavailableError, InstanceNotFoundError, RuntimeClosedError, WaitTimeoutError } from './errors.js';
 import { defaultLogger } from './logger.js';
 import { Metrics } from './metrics.js';
 import { ENGINE_MIGRATIONS, loadMigrations, migrate } from './migrate.js';
@@ -44,7 +44,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   } catch (error) {
     if (ownsDatabase) await db.close();
     const where = typeof options.database === 'string' ? maskUrl(options.database) : db.kind;
-    throw new ConfigError(`could not prepare the database (${where}): ${(error as Error).message}`, { cause: error });
+    throw new DatabaseUnavailableError(`could not prepare the database (${where}): ${(error as Error).message}`, { cause: error });
   }
 
   const instances = new InstanceQueries(schema);

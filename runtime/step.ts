@@ -36,7 +36,7 @@ export interface JournalRow {
   to_value: StateValue;
 }
 
-/** Everything one step transaction writes. Computed without I/O; `writeStep` turns it into SQL. */
+/** Everything one step writes. Computed without I/O; StepQueries.write turns it into SQL. */
 export interface StepOutcome {
   snapshot: PersistedSnapshot;
   status: InstanceStatus;

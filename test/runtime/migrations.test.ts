@@ -1,6 +1,7 @@
 import test from 'ava';
 import { readFileSync } from 'node:fs';
 import { createRuntime } from '../../runtime/runtime.js';
+import { DatabaseUnavailableError } from '../../runtime/errors.js';
 import { describeSchema } from '../../scripts/describe-schema.js';
 import { backend, freshSchema, postgresUrl, silent, testDatabase } from '../helpers/db.js';
 import { failOnLeakedRuntimes } from '../helpers/leaks.js';
@@ -46,7 +47,7 @@ test('the migrated schema matches test/schema.sql (run `npm run schema:dump` aft
 test('an unreachable database fails fast with the URL masked', async (t) => {
   if (backend !== 'postgres') return t.pass('PostgreSQL only');
   const url = postgresUrl.replace('127.0.0.1:5432', '127.0.0.1:1').replace('postgres@', 'postgres:secret@');
-  const error = await t.throwsAsync(createRuntime({ database: url, machines: { recorder }, logger: silent }));
+  const error = await t.throwsAsync(createRuntime({ database: url, machines: { recorder }, logger: silent }), { instanceOf: DatabaseUnavailableError });
   t.regex(error!.message, /could not prepare the database/);
   t.notRegex(error!.message, /secret/);
 });
