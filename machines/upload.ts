@@ -1,0 +1,248 @@
+import { assign, fromPromise, setup } from 'xstate';
+
+/**
+ * The upload pipeline: one document from upload to embedded chunks. Pure: every outside effect is
+ * an invoked service the runtime runs durably (adapters provide them), every wait a durable timer.
+ *
+ *   queued -> job_validated -> parsing -> parsed -> chunking -> chunked -> embedding -> embedded -> complete
+ *   (any stage) -> failed | canceled
+ *
+ * The "-ed" stages are checkpoints: each is left by a zero-delay timer, so it is a step of its own
+ * in the journal and the stage projection.
+ */
+
+/** The stages, in order; `failed` and `canceled` end a job early. */
+export const UPLOAD_STAGES = [
+  'queued',
+  'job_validated',
+  'parsing',
+  'parsed',
+  'chunking',
+  'chunked',
+  'embedding',
+  'embedded',
+  'complete',
+  'failed',
+  'canceled',
+] as const;
+export type UploadStage = (typeof UPLOAD_STAGES)[number];
+
+export interface UploadInput {
+  jobId: string;
+  filename: string;
+  bytes: number;
+  sha256: string;
+  /** What the client said the file is; validation decides by content. */
+  declaredType?: string;
+}
+
+export interface StageError {
+  stage: UploadStage;
+  code: string;
+  message: string;
+}
+
+export interface UploadContext extends UploadInput {
+  /** The media type validation found from the content. */
+  mediaType?: string;
+  parse: {
+    /** The parser's own job id (LlamaParse), or null for a local parse. */
+    remoteJobId: string | null;
+    /** Polls made so far; the delay grows with them. */
+    polls: number;
+    pages: number;
+  };
+  chunks: number;
+  embedded: number;
+  warnings: string[];
+  error: StageError | null;
+}
+
+export type UploadEvent =
+  | { type: 'CANCEL'; reason?: string }
+  /** The parser says a job changed status (a webhook); the machine polls at once instead of waiting. */
+  | { type: 'PARSE_CALLBACK'; remoteJobId: string; status?: string };
+
+/** Outputs of the services, as the adapters return them. */
+export interface ValidateOutput {
+  mediaType: string;
+}
+export interface SubmitParseOutput {
+  remoteJobId: string | null;
+  /** Set when the parser finished at once (the local parser): no polling. */
+  result?: ParseResult;
+}
+export interface ParseResult {
+  pages: number;
+  warnings: string[];
+}
+export type PollParseOutput = { status: 'pending' } | { status: 'done'; result: ParseResult };
+export interface ChunkOutput {
+  chunks: number;
+  warnings: string[];
+}
+export interface EmbedBatchOutput {
+  /** Chunks embedded by this batch. */
+  embedded: number;
+  /** Chunks still without an embedding. */
+  remaining: number;
+}
+
+/** Services every upload needs; the runtime's `services` option supplies the real ones. */
+const unprovided = (name: string) =>
+  fromPromise<never, unknown>(async () => {
+    throw new Error(`service "${name}" was not provided: pass it in createRuntime({ services })`);
+  });
+
+/** Tuning of the parse wait, milliseconds. */
+export const PARSE_POLL_FIRST_MS = 1_000;
+export const PARSE_POLL_MAX_MS = 5_000;
+export const PARSE_TIMEOUT_MS = 30 * 60_000;
+
+/** The delay before poll number `polls + 1`: 1 s, then 1 s more each time, at most 5 s (LlamaParse's own clients). */
+export function pollDelayMs(polls: number): number {
+  return Math.min(PARSE_POLL_FIRST_MS * (polls + 1), PARSE_POLL_MAX_MS);
+}
+
+function stageError(stage: UploadStage, error: unknown): StageError {
+  const e = (error ?? {}) as { code?: unknown; message?: unknown };
+  return { stage, code: typeof e.code === 'string' ? e.code : 'ERROR', message: typeof e.message === 'string' ? e.message : String(error) };
+}
+
+export const uploadMachine = setup({
+  types: {
+    context: {} as UploadContext,
+    input: {} as UploadInput,
+    events: {} as UploadEvent,
+  },
+  actors: {
+    validateUpload: unprovided('validateUpload') as ReturnType<typeof fromPromise<ValidateOutput, { jobId: string; filename: string; bytes: number; sha256: string }>>,
+    submitParse: unprovided('submitParse') as ReturnType<typeof fromPromise<SubmitParseOutput, { jobId: string; filename: string; mediaType: string }>>,
+    pollParse: unprovided('pollParse') as ReturnType<typeof fromPromise<PollParseOutput, { jobId: string; remoteJobId: string }>>,
+    chunkDocument: unprovided('chunkDocument') as ReturnType<typeof fromPromise<ChunkOutput, { jobId: string }>>,
+    embedBatch: unprovided('embedBatch') as ReturnType<typeof fromPromise<EmbedBatchOutput, { jobId: string }>>,
+  },
+  actions: {
+    /** Records where and why the job failed. */
+    recordError: assign((_, params: { stage: UploadStage; error: unknown }) => ({ error: stageError(params.stage, params.error) })),
+  },
+  delays: {
+    pollDelay: ({ context }) => pollDelayMs(context.parse.polls),
+    parseTimeout: PARSE_TIMEOUT_MS,
+  },
+}).createMachine({
+  id: 'upload',
+  context: ({ input }) => ({
+    ...input,
+    parse: { remoteJobId: null, polls: 0, pages: 0 },
+    chunks: 0,
+    embedded: 0,
+    warnings: [],
+    error: null,
+  }),
+  initial: 'queued',
+  on: { CANCEL: '.canceled' },
+  states: {
+    queued: {
+      invoke: {
+        src: 'validateUpload',
+        input: ({ context }) => ({ jobId: context.jobId, filename: context.filename, bytes: context.bytes, sha256: context.sha256 }),
+        onDone: { target: 'job_validated', actions: assign({ mediaType: ({ event }) => event.output.mediaType }) },
+        onError: { target: '#upload.failed', actions: { type: 'recordError', params: ({ event }) => ({ stage: 'queued', error: event.error }) } },
+      },
+    },
+    job_validated: {
+      invoke: {
+        src: 'submitParse',
+        input: ({ context }) => ({ jobId: context.jobId, filename: context.filename, mediaType: context.mediaType ?? 'application/octet-stream' }),
+        onDone: [
+          {
+            guard: ({ event }) => event.output.result !== undefined,
+            target: 'parsed',
+            actions: assign({
+              parse: ({ context, event }) => ({ ...context.parse, remoteJobId: event.output.remoteJobId, pages: event.output.result!.pages }),
+              warnings: ({ context, event }) => [...context.warnings, ...event.output.result!.warnings],
+            }),
+          },
+          { target: 'parsing', actions: assign({ parse: ({ context, event }) => ({ ...context.parse, remoteJobId: event.output.remoteJobId }) }) },
+        ],
+        onError: { target: '#upload.failed', actions: { type: 'recordError', params: ({ event }) => ({ stage: 'job_validated', error: event.error }) } },
+      },
+    },
+    parsing: {
+      // Whichever comes first: the parser's callback, or the next poll. Both end in a status check.
+      initial: 'waiting',
+      after: {
+        parseTimeout: {
+          target: 'failed',
+          actions: assign({ error: () => ({ stage: 'parsing' as const, code: 'PARSE_TIMEOUT', message: `parsing took longer than ${PARSE_TIMEOUT_MS / 60_000} minutes` }) }),
+        },
+      },
+      on: { PARSE_CALLBACK: { target: '.checking' } },
+      states: {
+        waiting: { after: { pollDelay: 'checking' } },
+        checking: {
+          invoke: {
+            src: 'pollParse',
+            input: ({ context }) => ({ jobId: context.jobId, remoteJobId: context.parse.remoteJobId ?? '' }),
+            onDone: [
+              {
+                guard: ({ event }) => event.output.status === 'done',
+                target: '#upload.parsed',
+                actions: assign(({ context, event }) => {
+                  const result = (event.output as Extract<PollParseOutput, { status: 'done' }>).result;
+                  return { parse: { ...context.parse, pages: result.pages }, warnings: [...context.warnings, ...result.warnings] };
+                }),
+              },
+              { target: 'waiting', actions: assign({ parse: ({ context }) => ({ ...context.parse, polls: context.parse.polls + 1 }) }) },
+            ],
+            onError: { target: '#upload.failed', actions: { type: 'recordError', params: ({ event }) => ({ stage: 'parsing', error: event.error }) } },
+          },
+        },
+      },
+    },
+    parsed: { after: { 0: 'chunking' } },
+    chunking: {
+      invoke: {
+        src: 'chunkDocument',
+        input: ({ context }) => ({ jobId: context.jobId }),
+        onDone: {
+          target: 'chunked',
+          actions: assign({
+            chunks: ({ event }) => event.output.chunks,
+            warnings: ({ context, event }) => [...context.warnings, ...event.output.warnings],
+          }),
+        },
+        onError: { target: '#upload.failed', actions: { type: 'recordError', params: ({ event }) => ({ stage: 'chunking', error: event.error }) } },
+      },
+    },
+    chunked: { after: { 0: [{ guard: ({ context }) => context.chunks === 0, target: 'embedded' }, { target: 'embedding' }] } },
+    embedding: {
+      // One batch per invocation, each a durable effect with its own key; re-entered until none remain.
+      invoke: {
+        src: 'embedBatch',
+        input: ({ context }) => ({ jobId: context.jobId }),
+        onDone: [
+          {
+            guard: ({ event }) => event.output.remaining > 0,
+            target: 'embedding',
+            reenter: true,
+            actions: assign({ embedded: ({ context, event }) => context.embedded + event.output.embedded }),
+          },
+          { target: 'embedded', actions: assign({ embedded: ({ context, event }) => context.embedded + event.output.embedded }) },
+        ],
+        onError: { target: '#upload.failed', actions: { type: 'recordError', params: ({ event }) => ({ stage: 'embedding', error: event.error }) } },
+      },
+    },
+    embedded: { after: { 0: 'complete' } },
+    complete: { type: 'final' },
+    failed: { type: 'final' },
+    canceled: { type: 'final' },
+  },
+});
+
+/** The stage an upload is in, from its state value (`parsing` has sub-states). */
+export function stageOf(value: unknown): UploadStage {
+  const top = typeof value === 'string' ? value : Object.keys(value as object)[0];
+  return (UPLOAD_STAGES as readonly string[]).includes(top ?? '') ? (top as UploadStage) : 'failed';
+}
