@@ -34,6 +34,8 @@ export interface UploadInput {
   sha256: string;
   /** What the client said the file is; validation decides by content. */
   declaredType?: string;
+  /** The client's own fields for the job, kept as given. */
+  metadata?: Record<string, unknown>;
 }
 
 export interface StageError {

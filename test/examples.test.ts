@@ -4,8 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import pg from 'pg';
-import { backend, freshSchema, postgresUrl } from './helpers/db.js';
+import { backend, freshDatabase } from './helpers/db.js';
 
 const run = promisify(execFile);
 
@@ -25,17 +24,3 @@ test('examples/restart.ts: one process starts the order, another finishes it', a
   t.regex(second.stdout, /2: xstate\.done\.actor\.\S+ "charging" -> "paid"/);
 });
 
-/** A database of its own: the example uses the default schema and a fixed idempotency key. */
-async function freshDatabase(t: { teardown(fn: () => Promise<void>): void }): Promise<string> {
-  const name = freshSchema('docket_example');
-  const admin = new pg.Client({ connectionString: postgresUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE "${name}"`);
-  t.teardown(async () => {
-    await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-    await admin.end();
-  });
-  const url = new URL(postgresUrl);
-  url.pathname = `/${name}`;
-  return url.toString();
-}

@@ -84,3 +84,21 @@ export function capturingLogger(): { logger: Logger; lines: Record<string, unkno
   const logger = pino({ level: 'debug' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
   return { logger, lines };
 }
+
+/**
+ * A PostgreSQL database of its own (created now, dropped when the test ends), for code that uses
+ * fixed schema names: the pipeline's tables, the example's default schema.
+ */
+export async function freshDatabase(t: { teardown(fn: () => Promise<void>): void }): Promise<string> {
+  const name = freshSchema('docket_db');
+  const admin = new pg.Client({ connectionString: postgresUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE "${name}"`);
+  t.teardown(async () => {
+    await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+    await admin.end();
+  });
+  const url = new URL(postgresUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}

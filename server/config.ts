@@ -1,0 +1,36 @@
+import { z } from 'zod';
+
+/**
+ * The server's and CLI's configuration: the one place that reads the environment. Every variable
+ * is parsed here, and a bad one fails at start naming the variable.
+ */
+const schema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(8000),
+  HOST: z.string().default('127.0.0.1'),
+  /** postgres://… for PostgreSQL; pglite:<dir> or memory for the embedded database. */
+  DATABASE_URL: z.string().default('pglite:./data'),
+  DOCKET_SCHEMA: z.string().default('docket'),
+  MAX_UPLOAD_BYTES: z.coerce.number().int().positive().default(50 * 1024 * 1024),
+  CHUNK_TOKENS: z.coerce.number().int().min(32).max(8191).default(512),
+  EMBEDDING_DIMENSIONS: z.coerce.number().int().min(8).max(3072).default(1536),
+  EMBED_BATCH_SIZE: z.coerce.number().int().min(1).max(2048).default(64),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  WORKER_CONCURRENCY: z.coerce.number().int().positive().default(2),
+});
+
+export type Config = z.infer<typeof schema>;
+
+/** Parses `env` (process.env by default); throws one error naming every bad variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+    throw new Error(`invalid configuration: ${problems.join('; ')}`);
+  }
+  return parsed.data;
+}
+
+/** The configuration with secrets and passwords hidden, for logs. */
+export function describeConfig(config: Config): Record<string, unknown> {
+  return { ...config, DATABASE_URL: config.DATABASE_URL.replace(/(\/\/[^:/@]+:)[^@]*@/, '$1***@') };
+}

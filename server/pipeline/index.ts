@@ -1,0 +1,78 @@
+import { createHash, randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { uploadMachine } from '../../machines/upload.js';
+import { systemClock, type Clock } from '../../runtime/clock.js';
+import type { Database } from '../../runtime/db/database.js';
+import { openDatabase } from '../../runtime/db/open.js';
+import { loadMigrations, migrate } from '../../runtime/migrate.js';
+import { createRuntime } from '../../runtime/runtime.js';
+import { SchemaName } from '../../runtime/schema.js';
+import type { Runtime } from '../../runtime/types.js';
+import type { Config } from '../config.js';
+import { uploadProjection } from './projection.js';
+import { localServices } from './services.js';
+import { PIPELINE_SCHEMA, PipelineStore } from './store.js';
+
+export interface Pipeline {
+  runtime: Runtime;
+  store: PipelineStore;
+  db: Database;
+  /** Stores the bytes and starts a job; the same bytes again return the existing job. */
+  submit(upload: { content: Uint8Array; filename: string; metadata?: Record<string, unknown> }): Promise<{ jobId: string; duplicate: boolean }>;
+  close(): Promise<void>;
+}
+
+const PIPELINE_MIGRATIONS = new URL('./sql/migrations/', import.meta.url);
+
+/** Opens the database, migrates the engine and pipeline schemas, and starts the runtime (workers unless `worker: false`). */
+export async function createPipeline(config: Config, options: { logger: Logger; clock?: Clock; worker?: boolean }): Promise<Pipeline> {
+  const clock = options.clock ?? systemClock;
+  const db = await openDatabase(config.DATABASE_URL, { logger: options.logger });
+  try {
+    await migrate(db, new SchemaName(PIPELINE_SCHEMA), loadMigrations(PIPELINE_MIGRATIONS), 'upload_pipeline');
+    const store = new PipelineStore(db);
+    const runtime = await createRuntime({
+      database: db,
+      schema: config.DOCKET_SCHEMA,
+      logger: options.logger,
+      clock,
+      worker: options.worker ?? true,
+      stepConcurrency: config.WORKER_CONCURRENCY,
+      machines: { upload: { machine: uploadMachine, version: 1, onStep: uploadProjection(config.DOCKET_SCHEMA) } },
+      services: localServices(
+        store,
+        {
+          maxUploadBytes: config.MAX_UPLOAD_BYTES,
+          chunkTokens: config.CHUNK_TOKENS,
+          dimensions: config.EMBEDDING_DIMENSIONS,
+          embedBatchSize: config.EMBED_BATCH_SIZE,
+        },
+        clock,
+      ),
+    });
+    return {
+      runtime,
+      store,
+      db,
+      async submit({ content, filename, metadata }) {
+        const sha256 = createHash('sha256').update(content).digest('hex');
+        await store.putFile(sha256, content, new Date(clock.now()));
+        const proposed = randomUUID();
+        // The content hash is the idempotency key: the same bytes again are the same job.
+        const jobId = await runtime.start(
+          'upload',
+          { jobId: proposed, filename, bytes: content.byteLength, sha256, ...(metadata ? { metadata } : {}) },
+          { id: proposed, idempotencyKey: `sha256:${sha256}` },
+        );
+        return { jobId, duplicate: jobId !== proposed };
+      },
+      async close() {
+        await runtime.close();
+        await db.close();
+      },
+    };
+  } catch (error) {
+    await db.close();
+    throw error;
+  }
+}

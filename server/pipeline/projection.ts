@@ -1,0 +1,38 @@
+import type { StepHook } from '../../runtime/types.js';
+import { stageOf, type UploadContext } from '../../machines/upload.js';
+import { PIPELINE_SCHEMA } from './store.js';
+
+/**
+ * Keeps upload_pipeline.upload_jobs true: runs in every step's transaction of the upload machine,
+ * so the projection never disagrees with the snapshot. `attempts` counts the service attempts that
+ * failed and were retried, read from the engine's effects in the same transaction.
+ */
+export function uploadProjection(engineSchema: string): StepHook {
+  const sql = `
+    INSERT INTO "${PIPELINE_SCHEMA}".upload_jobs AS j (job_id, stage, status, filename, bytes, sha256, media_type, metadata,
+      error, warnings, attempts, chunks, embedded, created_at, updated_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,
+      (SELECT coalesce(sum(greatest(attempts - 1, 0)), 0)::int FROM "${engineSchema}".effects WHERE instance_id = $1),
+      $11, $12, $13, $13)
+    ON CONFLICT (job_id) DO UPDATE SET stage = excluded.stage, status = excluded.status, media_type = excluded.media_type,
+      error = excluded.error, warnings = excluded.warnings, attempts = excluded.attempts, chunks = excluded.chunks,
+      embedded = excluded.embedded, updated_at = excluded.updated_at`;
+  return async (tx, step) => {
+    const context = step.current.context as UploadContext;
+    await tx.query(sql, [
+      step.instanceId,
+      stageOf(step.current.value),
+      step.current.status,
+      context.filename,
+      context.bytes,
+      context.sha256,
+      context.mediaType ?? null,
+      JSON.stringify(context.metadata ?? {}),
+      context.error ? JSON.stringify(context.error) : null,
+      JSON.stringify(context.warnings),
+      context.chunks,
+      context.embedded,
+      step.at,
+    ]);
+  };
+}

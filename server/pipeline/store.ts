@@ -1,0 +1,133 @@
+import type { Queryable } from '../../runtime/db/database.js';
+import type { Chunk } from '../../adapters/local/chunker.js';
+
+export const PIPELINE_SCHEMA = 'upload_pipeline';
+const t = (name: string) => `"${PIPELINE_SCHEMA}".${name}`;
+
+/** A job as the API shows it. */
+export interface JobRow {
+  job_id: string;
+  stage: string;
+  status: string;
+  filename: string;
+  bytes: number;
+  sha256: string;
+  media_type: string | null;
+  metadata: Record<string, unknown>;
+  error: { stage: string; code: string; message: string } | null;
+  warnings: string[];
+  attempts: number;
+  chunks: number;
+  embedded: number;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface ChunkRow {
+  index: number;
+  text: string;
+  tokens: number;
+  headers: string[];
+}
+
+/** The upload pipeline's own tables: files, parsed documents, chunks, and the job projection. */
+export class PipelineStore {
+  /** Whether chunks.embedding is a pgvector `vector` (else a real[]). */
+  #vector: boolean | undefined;
+
+  constructor(private readonly db: Queryable) {}
+
+  /** Stores uploaded bytes once per content hash. */
+  async putFile(sha256: string, content: Uint8Array, now: Date): Promise<void> {
+    await this.db.query(`INSERT INTO ${t('files')} (sha256, content, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, [sha256, content, now]);
+  }
+
+  async file(sha256: string): Promise<Uint8Array | null> {
+    const { rows } = await this.db.query<{ content: Uint8Array }>(`SELECT content FROM ${t('files')} WHERE sha256 = $1`, [sha256]);
+    return rows[0] ? new Uint8Array(rows[0].content) : null;
+  }
+
+  async jobBySha(sha256: string): Promise<JobRow | null> {
+    const { rows } = await this.db.query<JobRow>(`SELECT * FROM ${t('upload_jobs')} WHERE sha256 = $1`, [sha256]);
+    return rows[0] ?? null;
+  }
+
+  async job(jobId: string): Promise<JobRow | null> {
+    const { rows } = await this.db.query<JobRow>(`SELECT * FROM ${t('upload_jobs')} WHERE job_id = $1`, [jobId]);
+    return rows[0] ?? null;
+  }
+
+  /** Jobs newest first, optionally of one stage; `cursor` is the last job of the previous page. */
+  async jobs(options: { stage?: string; limit: number; cursor?: { createdAt: Date; jobId: string } }): Promise<JobRow[]> {
+    const { rows } = await this.db.query<JobRow>(
+      `SELECT * FROM ${t('upload_jobs')}
+       WHERE ($1::text IS NULL OR stage = $1)
+         AND ($2::timestamptz IS NULL OR (created_at, job_id) < ($2, $3::uuid))
+       ORDER BY created_at DESC, job_id DESC LIMIT $4`,
+      [options.stage ?? null, options.cursor?.createdAt ?? null, options.cursor?.jobId ?? null, options.limit],
+    );
+    return rows;
+  }
+
+  async putDocument(jobId: string, markdown: string, pages: number, now: Date): Promise<void> {
+    await this.db.query(
+      `INSERT INTO ${t('documents')} (job_id, markdown, pages, created_at) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (job_id) DO UPDATE SET markdown = excluded.markdown, pages = excluded.pages`,
+      [jobId, markdown, pages, now],
+    );
+  }
+
+  async document(jobId: string): Promise<{ markdown: string; pages: number } | null> {
+    const { rows } = await this.db.query<{ markdown: string; pages: number }>(`SELECT markdown, pages FROM ${t('documents')} WHERE job_id = $1`, [jobId]);
+    return rows[0] ?? null;
+  }
+
+  /** Replaces a job's chunks (a retried chunking writes the same rows again). */
+  async putChunks(jobId: string, chunks: Chunk[], now: Date): Promise<void> {
+    await this.db.query(
+      `WITH gone AS (DELETE FROM ${t('chunks')} WHERE job_id = $1)
+       INSERT INTO ${t('chunks')} (job_id, index, text, tokens, headers, "offset", created_at)
+       SELECT $1, c.index, c.text, c.tokens, c.headers, c.offset, $3
+       FROM jsonb_to_recordset($2::jsonb) AS c(index int, text text, tokens int, headers jsonb, "offset" int)`,
+      [jobId, JSON.stringify(chunks), now],
+    );
+  }
+
+  async chunks(jobId: string): Promise<ChunkRow[]> {
+    const { rows } = await this.db.query<ChunkRow>(`SELECT index, text, tokens, headers FROM ${t('chunks')} WHERE job_id = $1 ORDER BY index`, [jobId]);
+    return rows;
+  }
+
+  /** The next chunks without an embedding, in order, and how many lack one in all. */
+  async unembedded(jobId: string, limit: number): Promise<{ chunks: { index: number; text: string; tokens: number }[]; total: number }> {
+    const { rows } = await this.db.query<{ index: number; text: string; tokens: number; total: number }>(
+      `SELECT index, text, tokens, count(*) OVER ()::int AS total FROM ${t('chunks')}
+       WHERE job_id = $1 AND embedding IS NULL ORDER BY index LIMIT $2`,
+      [jobId, limit],
+    );
+    return { chunks: rows, total: rows[0]?.total ?? 0 };
+  }
+
+  async putEmbeddings(jobId: string, embeddings: { index: number; vector: number[] }[]): Promise<void> {
+    const vector = await this.#isVector();
+    // Both column types take a text literal; only the brackets differ.
+    const literal = (v: number[]) => (vector ? `[${v.join(',')}]` : `{${v.join(',')}}`);
+    await this.db.query(
+      `UPDATE ${t('chunks')} c SET embedding = e.embedding::${vector ? 'vector' : 'real[]'}
+       FROM jsonb_to_recordset($2::jsonb) AS e(index int, embedding text)
+       WHERE c.job_id = $1 AND c.index = e.index`,
+      [jobId, JSON.stringify(embeddings.map((e) => ({ index: e.index, embedding: literal(e.vector) })))],
+    );
+  }
+
+  async #isVector(): Promise<boolean> {
+    if (this.#vector === undefined) {
+      const { rows } = await this.db.query<{ udt_name: string }>(
+        `SELECT udt_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'chunks' AND column_name = 'embedding'`,
+        [PIPELINE_SCHEMA],
+      );
+      this.#vector = rows[0]?.udt_name === 'vector';
+    }
+    return this.#vector;
+  }
+}

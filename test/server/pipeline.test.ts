@@ -1,0 +1,80 @@
+import test from 'ava';
+import { readdirSync, readFileSync } from 'node:fs';
+import { createPipeline, type Pipeline } from '../../server/pipeline/index.js';
+import { loadConfig } from '../../server/config.js';
+import { backend, freshDatabase, silent } from '../helpers/db.js';
+import { failOnLeakedRuntimes } from '../helpers/leaks.js';
+
+failOnLeakedRuntimes();
+
+const corpus = new URL('../../../shared/corpus/', import.meta.url);
+const documents = readdirSync(corpus).filter((f) => /\.(pdf|md|html)$/.test(f));
+
+async function pipeline(t: Parameters<typeof freshDatabase>[0] & { teardown(fn: () => Promise<void>): void }): Promise<Pipeline> {
+  const DATABASE_URL = backend === 'postgres' ? await freshDatabase(t) : 'memory';
+  const p = await createPipeline(loadConfig({ DATABASE_URL, EMBEDDING_DIMENSIONS: '64', CHUNK_TOKENS: '256' }), { logger: silent });
+  t.teardown(() => p.close());
+  return p;
+}
+
+test('every corpus document goes through the pipeline on the local providers', async (t) => {
+  const p = await pipeline(t);
+  const jobs = await Promise.all(
+    documents.map(async (file) => ({ file, ...(await p.submit({ content: new Uint8Array(readFileSync(new URL(file, corpus))), filename: file })) })),
+  );
+  for (const { file, jobId } of jobs) {
+    const state = await p.runtime.waitFor(jobId, (s) => s.status !== 'active', { timeoutMs: 60_000 });
+    const row = (await p.store.job(jobId))!;
+    t.is(row.stage, state.value as string, `${file}: the projection matches the snapshot`);
+    if (file === 'libreoffice-writer-password.pdf') {
+      t.like(row, { stage: 'failed', error: { stage: 'job_validated', code: 'PDF_ENCRYPTED' } }, file);
+    } else if (file === 'imagemagick-lzw.pdf') {
+      t.like(row, { stage: 'complete', chunks: 0 }, file);
+      t.regex(row.warnings[0]!, /^NO_TEXT/);
+    } else {
+      t.is(row.stage, 'complete', `${file}: ${JSON.stringify(row.error)}`);
+      t.true(row.chunks > 0, file);
+      t.is(row.embedded, row.chunks, file);
+      const chunks = await p.store.chunks(jobId);
+      t.is(chunks.length, row.chunks);
+    }
+  }
+  const counts = await p.db.query<{ stage: string; count: number }>('SELECT stage, count(*)::int AS count FROM upload_pipeline.upload_jobs GROUP BY stage ORDER BY stage');
+  t.deepEqual(counts.rows, [
+    { stage: 'complete', count: documents.length - 1 },
+    { stage: 'failed', count: 1 },
+  ]);
+});
+
+test('the same bytes again are the same job', async (t) => {
+  const p = await pipeline(t);
+  const content = new TextEncoder().encode('# Notes\n\nSome text.');
+  const first = await p.submit({ content, filename: 'notes.md', metadata: { owner: 'ana' } });
+  const again = await p.submit({ content, filename: 'renamed.md' });
+  t.false(first.duplicate);
+  t.deepEqual(again, { jobId: first.jobId, duplicate: true });
+  const row = await p.store.job(first.jobId);
+  t.like(row, { filename: 'notes.md', metadata: { owner: 'ana' } });
+});
+
+test('the stage history shows every checkpoint', async (t) => {
+  const p = await pipeline(t);
+  const { jobId } = await p.submit({ content: new TextEncoder().encode('# A\n\ntext\n\n## B\n\nmore'), filename: 'a.md' });
+  await p.runtime.waitFor(jobId, (s) => s.status === 'done', { timeoutMs: 30_000 });
+  const stages = (await p.runtime.history(jobId)).map((h) => (typeof h.to === 'string' ? h.to : Object.keys(h.to)[0]));
+  t.deepEqual(stages, ['queued', 'job_validated', 'parsed', 'chunking', 'chunked', 'embedding', 'embedded', 'complete']);
+});
+
+test('embeddings are pgvector vectors where the extension exists, float arrays where it does not', async (t) => {
+  const p = await pipeline(t);
+  const { jobId } = await p.submit({ content: new TextEncoder().encode('vectors or arrays'), filename: 'v.txt' });
+  await p.runtime.waitFor(jobId, (s) => s.status === 'done', { timeoutMs: 30_000 });
+  const { rows: available } = await p.db.query(`SELECT 1 FROM pg_available_extensions WHERE name = 'vector'`);
+  const { rows } = await p.db.query<{ udt_name: string; dims: number }>(
+    `SELECT (SELECT udt_name FROM information_schema.columns WHERE table_schema = 'upload_pipeline' AND table_name = 'chunks' AND column_name = 'embedding') AS udt_name,
+            (SELECT array_length(string_to_array(trim(both '[]{}' from embedding::text), ','), 1) FROM upload_pipeline.chunks WHERE job_id = $1 LIMIT 1) AS dims`,
+    [jobId],
+  );
+  t.is(rows[0]!.udt_name, available.length ? 'vector' : '_float4');
+  t.is(rows[0]!.dims, 64);
+});
