@@ -10,11 +10,12 @@ import { PIPELINE_SCHEMA } from './store.js';
 export function uploadProjection(engineSchema: string): StepHook {
   const sql = `
     INSERT INTO "${PIPELINE_SCHEMA}".upload_jobs AS j (job_id, stage, status, filename, bytes, sha256, media_type, metadata,
-      error, warnings, attempts, chunks, embedded, created_at, updated_at)
+      error, warnings, attempts, chunks, embedded, created_at, updated_at, parse_job_id)
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,
       (SELECT coalesce(sum(greatest(attempts - 1, 0)), 0)::int FROM "${engineSchema}".effects WHERE instance_id = $1),
-      $11, $12, $13, $13)
+      $11, $12, $13, $13, $14)
     ON CONFLICT (job_id) DO UPDATE SET stage = excluded.stage, status = excluded.status, media_type = excluded.media_type,
+      parse_job_id = excluded.parse_job_id,
       error = excluded.error, warnings = excluded.warnings, attempts = excluded.attempts, chunks = excluded.chunks,
       embedded = excluded.embedded, updated_at = excluded.updated_at`;
   return async (tx, step) => {
@@ -33,6 +34,7 @@ export function uploadProjection(engineSchema: string): StepHook {
       context.chunks,
       context.embedded,
       step.at,
+      context.parse.remoteJobId,
     ]);
   };
 }

@@ -13,6 +13,7 @@ export interface JobRow {
   bytes: number;
   sha256: string;
   media_type: string | null;
+  parse_job_id: string | null;
   metadata: Record<string, unknown>;
   error: { stage: string; code: string; message: string } | null;
   warnings: string[];
@@ -49,6 +50,12 @@ export class PipelineStore {
 
   async jobBySha(sha256: string): Promise<JobRow | null> {
     const { rows } = await this.db.query<JobRow>(`SELECT * FROM ${t('upload_jobs')} WHERE sha256 = $1`, [sha256]);
+    return rows[0] ?? null;
+  }
+
+  /** The job whose parse runs under the parser's job id `parseJobId`. */
+  async jobByParseId(parseJobId: string): Promise<JobRow | null> {
+    const { rows } = await this.db.query<JobRow>(`SELECT * FROM ${t('upload_jobs')} WHERE parse_job_id = $1`, [parseJobId]);
     return rows[0] ?? null;
   }
 

@@ -10,6 +10,8 @@ CREATE TABLE :SCHEMA.upload_jobs (
   bytes bigint NOT NULL,
   sha256 text NOT NULL UNIQUE,
   media_type text,
+  -- The parser's own job id (LlamaParse), to match its callbacks.
+  parse_job_id text,
   metadata jsonb NOT NULL DEFAULT '{}',
   error jsonb,
   warnings jsonb NOT NULL DEFAULT '[]',
@@ -21,6 +23,7 @@ CREATE TABLE :SCHEMA.upload_jobs (
   updated_at timestamptz NOT NULL
 );
 CREATE INDEX upload_jobs_stage_idx ON :SCHEMA.upload_jobs (stage, created_at, job_id);
+CREATE INDEX upload_jobs_parse_job_idx ON :SCHEMA.upload_jobs (parse_job_id) WHERE parse_job_id IS NOT NULL;
 CREATE INDEX upload_jobs_created_idx ON :SCHEMA.upload_jobs (created_at, job_id);
 
 -- Uploaded bytes, by content hash, where every worker can read them.

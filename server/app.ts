@@ -1,0 +1,24 @@
+import express from 'express';
+import { pinoHttp } from 'pino-http';
+import type { Logger } from 'pino';
+import type { Config } from './config.js';
+import { errorHandler, HttpError } from './errors.js';
+import type { Pipeline } from './pipeline/index.js';
+import { healthRoutes } from './routes/health.js';
+import { jobRoutes } from './routes/jobs.js';
+import { uploadRoutes } from './routes/uploads.js';
+import { webhookRoutes } from './routes/webhooks.js';
+
+/** The HTTP API, built without listening so tests can mount it on port 0. */
+export function createApp(pipeline: Pipeline, config: Config, logger: Logger): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(pinoHttp({ logger, customLogLevel: (_req, res, error) => (error || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info') }));
+  app.use(healthRoutes(pipeline));
+  app.use(uploadRoutes(pipeline, config.MAX_UPLOAD_BYTES));
+  app.use(jobRoutes(pipeline));
+  app.use(webhookRoutes(pipeline));
+  app.use((req, _res, next) => next(new HttpError(404, 'NOT_FOUND', `no route for ${req.method} ${req.path}`)));
+  app.use(errorHandler(logger));
+  return app;
+}

@@ -1,0 +1,40 @@
+import type { AddressInfo } from 'node:net';
+import type { ExecutionContext } from 'ava';
+import { createApp } from '../../server/app.js';
+import { loadConfig, type Config } from '../../server/config.js';
+import { createPipeline, type Pipeline } from '../../server/pipeline/index.js';
+import { backend, freshDatabase, silent } from './db.js';
+
+export interface TestServer {
+  url: string;
+  pipeline: Pipeline;
+  config: Config;
+}
+
+/** The real app on a real port (0: any free one), over a fresh database; closed when the test ends. */
+export async function startServer(t: ExecutionContext, env: Record<string, string> = {}, options: { worker?: boolean } = {}): Promise<TestServer> {
+  const DATABASE_URL = backend === 'postgres' ? await freshDatabase(t) : 'memory';
+  const config = loadConfig({ DATABASE_URL, EMBEDDING_DIMENSIONS: '64', ...env });
+  const pipeline = await createPipeline(config, { logger: silent, worker: options.worker });
+  const server = createApp(pipeline, config, silent).listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  t.teardown(async () => {
+    await new Promise((resolve) => server.close(resolve));
+    await pipeline.close();
+  });
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, pipeline, config };
+}
+
+/** A real multipart upload, as a browser or curl -F sends it. */
+export async function upload(url: string, file: { name: string; content: Uint8Array | string; type?: string } | null, fields: Record<string, string> = {}) {
+  const form = new FormData();
+  if (file) form.append('file', new Blob([typeof file.content === 'string' ? file.content : Buffer.from(file.content)], { type: file.type ?? 'application/octet-stream' }), file.name);
+  for (const [name, value] of Object.entries(fields)) form.append(name, value);
+  const response = await fetch(`${url}/v1/uploads`, { method: 'POST', body: form });
+  return { status: response.status, body: (await response.json()) as Record<string, any> };
+}
+
+export async function getJson(url: string) {
+  const response = await fetch(url);
+  return { status: response.status, body: (await response.json()) as Record<string, any> };
+}

@@ -1,0 +1,123 @@
+import test from 'ava';
+import { readFileSync } from 'node:fs';
+import { failOnLeakedRuntimes } from '../helpers/leaks.js';
+import { getJson, startServer, upload } from '../helpers/server.js';
+
+failOnLeakedRuntimes();
+
+const corpus = new URL('../../../shared/corpus/', import.meta.url);
+const pdf = new Uint8Array(readFileSync(new URL('pdflatex-4-pages.pdf', corpus)));
+
+async function until(url: string, done: (body: Record<string, any>) => boolean, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { body } = await getJson(url);
+    if (done(body)) return body;
+    if (Date.now() > deadline) throw new Error(`timed out; last: ${JSON.stringify(body)}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+test('a PDF uploaded over HTTP reaches complete with chunks; the job shows its history', async (t) => {
+  const { url } = await startServer(t);
+  const created = await upload(url, { name: 'paper.pdf', content: pdf, type: 'application/pdf' }, { metadata: '{"source":"test"}' });
+  t.is(created.status, 202);
+  t.regex(created.body.job_id, /^[0-9a-f-]{36}$/);
+  t.is(created.body.stage, 'queued');
+  t.deepEqual(created.body.links, { self: `/v1/jobs/${created.body.job_id}` });
+  const job = await until(`${url}/v1/jobs/${created.body.job_id}`, (body) => body.stage === 'complete' || body.stage === 'failed');
+  t.like(job, { stage: 'complete', status: 'done', filename: 'paper.pdf', bytes: pdf.byteLength, media_type: 'application/pdf', metadata: { source: 'test' }, attempts: 0, error: null });
+  t.regex(job.sha256, /^[0-9a-f]{64}$/);
+  t.deepEqual(
+    job.history.map((h: { stage: string }) => h.stage),
+    ['queued', 'job_validated', 'parsed', 'chunking', 'chunked', 'embedding', 'embedded', 'complete'],
+  );
+  t.true(job.history.every((h: { at: string; event: string }) => !Number.isNaN(Date.parse(h.at)) && h.event.length > 0));
+  const { body } = await getJson(`${url}/v1/jobs/${created.body.job_id}/chunks`);
+  t.is(body.chunks.length, job.chunks);
+  t.true(body.chunks.length > 0);
+  t.like(body.chunks[0], { index: 0 });
+  t.true(body.chunks.every((c: { tokens: number; text: string; headers: unknown }) => c.tokens > 0 && c.text.length > 0 && Array.isArray(c.headers)));
+
+  const again = await upload(url, { name: 'copy.pdf', content: pdf });
+  t.is(again.status, 200);
+  t.like(again.body, { job_id: created.body.job_id, duplicate: true });
+});
+
+test('bad uploads get the right status and a JSON body that says what is wrong', async (t) => {
+  const { url } = await startServer(t, { MAX_UPLOAD_BYTES: '1000' });
+  const cases: [string, Awaited<ReturnType<typeof upload>>, number, string][] = [
+    ['no file', await upload(url, null, { metadata: '{}' }), 400, 'NO_FILE'],
+    ['empty file', await upload(url, { name: 'empty.txt', content: '' }), 400, 'EMPTY_FILE'],
+    ['too large', await upload(url, { name: 'big.pdf', content: pdf }), 413, 'FILE_TOO_LARGE'],
+    ['a PNG', await upload(url, { name: 'pic.pdf', content: new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13]) }), 415, 'UNSUPPORTED_TYPE'],
+    ['metadata not JSON', await upload(url, { name: 'a.txt', content: 'hi' }, { metadata: '{oops' }), 400, 'INVALID_METADATA'],
+    ['metadata not an object', await upload(url, { name: 'a.txt', content: 'hi' }, { metadata: '[1,2]' }), 400, 'INVALID_METADATA'],
+  ];
+  for (const [what, response, status, code] of cases) {
+    t.is(response.status, status, what);
+    t.is(response.body.error.code, code, what);
+    t.true(response.body.error.message.length > 10, `${what}: ${response.body.error.message}`);
+  }
+  const notMultipart = await fetch(`${url}/v1/uploads`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+  t.is(notMultipart.status, 400);
+  t.is(((await notMultipart.json()) as any).error.code, 'NOT_MULTIPART');
+  const { body } = await getJson(`${url}/v1/jobs`);
+  t.deepEqual(body.jobs, [], 'nothing was stored for a refused upload');
+});
+
+test('job lookups: 404 for unknown, 400 for malformed ids and queries, pages by cursor', async (t) => {
+  const { url } = await startServer(t);
+  t.like(await getJson(`${url}/v1/jobs/6f1c1d57-9a54-4a44-8a8e-6d2f0e1f4e70`), { status: 404, body: { error: { code: 'JOB_NOT_FOUND' } } });
+  t.like(await getJson(`${url}/v1/jobs/nope`), { status: 400, body: { error: { code: 'INVALID_JOB_ID' } } });
+  t.like(await getJson(`${url}/v1/jobs?stage=dancing`), { status: 400, body: { error: { code: 'INVALID_QUERY' } } });
+  t.like(await getJson(`${url}/v1/jobs?cursor=garbage`), { status: 400, body: { error: { code: 'INVALID_CURSOR' } } });
+  t.like(await getJson(`${url}/v1/nothing`), { status: 404, body: { error: { code: 'NOT_FOUND' } } });
+  const ids = [];
+  for (const n of [1, 2, 3]) ids.push((await upload(url, { name: `${n}.txt`, content: `document ${n}` })).body.job_id);
+  const first = await getJson(`${url}/v1/jobs?limit=2`);
+  t.is(first.body.jobs.length, 2);
+  const second = await getJson(`${url}/v1/jobs?limit=2&cursor=${first.body.next_cursor}`);
+  t.is(second.body.jobs.length, 1);
+  t.deepEqual([...first.body.jobs, ...second.body.jobs].map((j: { job_id: string }) => j.job_id).sort(), [...ids].sort());
+  await until(`${url}/v1/jobs?stage=complete`, (body) => body.jobs.length === 3);
+});
+
+test('the LlamaParse webhook: 400 for a malformed body, 404 for an unknown job, duplicates applied once', async (t) => {
+  // No workers: the job waits in queued, so the callback events stay visible in the inbox.
+  const { url, pipeline } = await startServer(t, {}, { worker: false });
+  const post = async (path: string, body: unknown) => {
+    const response = await fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    return { status: response.status, body: (await response.json()) as Record<string, any> };
+  };
+  const seed = await post('/webhooks/llamaparse', { test: 'webhook' });
+  t.is(seed.status, 400);
+  t.is(seed.body.error.code, 'INVALID_WEBHOOK');
+  t.regex(seed.body.error.message, /not a LlamaParse webhook \(fields: test\)/);
+  t.like(await post('/webhooks/llamaparse', { event_id: 'e1', event_type: 'parse.success', data: { job_id: 'lp-unknown' } }), { status: 404 });
+  t.like(await post('/webhooks/llamaparse', { md: '# result' }), { status: 400, body: { error: { code: 'INVALID_WEBHOOK' } } });
+
+  const { body: created } = await upload(url, { name: 'a.md', content: '# hello' });
+  const event = { event_id: 'evt-1', event_type: 'parse.success', timestamp: 1753985275.1, data: { id: 'lp-1', job_id: 'lp-1' } };
+  const first = await post(`/webhooks/llamaparse?job_id=${created.job_id}`, event);
+  const again = await post(`/webhooks/llamaparse?job_id=${created.job_id}`, event);
+  t.like(first, { status: 200, body: { received: true, job_id: created.job_id } });
+  t.like(again, { status: 200, body: { received: true, ignored: 'duplicate' } });
+  // The event as a JSON-encoded string (LlamaCloud's "string" output format) is read the same way.
+  const asString = await post(`/webhooks/llamaparse?job_id=${created.job_id}`, JSON.stringify({ ...event, event_id: 'evt-2' }));
+  t.is(asString.status, 200);
+  const pushed = await post(`/webhooks/llamaparse?job_id=${created.job_id}`, { md: '# result', txt: 'result', json: [] });
+  t.is(pushed.status, 200);
+  const { rows } = await pipeline.db.query<{ type: string }>(`SELECT event->>'type' AS type FROM docket.events WHERE instance_id = $1`, [created.job_id]);
+  t.deepEqual(rows.map((r) => r.type), ['PARSE_CALLBACK', 'PARSE_CALLBACK', 'PARSE_CALLBACK']);
+});
+
+test('health answers 200 with the database status, 503 when the database is gone', async (t) => {
+  const { url, pipeline } = await startServer(t);
+  const ok = await getJson(`${url}/health`);
+  t.like(ok, { status: 200, body: { status: 'ok', database: { status: 'ok' } } });
+  await pipeline.runtime.close();
+  await pipeline.db.close();
+  const down = await getJson(`${url}/health`);
+  t.like(down, { status: 503, body: { status: 'unavailable', database: { status: 'error' } } });
+});
