@@ -1,0 +1,80 @@
+import test from 'ava';
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { backend, freshDatabase } from '../helpers/db.js';
+import { upload } from '../helpers/server.js';
+
+const run = promisify(execFile);
+const cli = new URL('../../bin/docket.js', import.meta.url).pathname;
+const corpus = new URL('../../../shared/corpus/', import.meta.url).pathname;
+
+async function databaseFor(t: Parameters<typeof freshDatabase>[0]): Promise<string> {
+  if (backend === 'postgres') return freshDatabase(t);
+  const dir = mkdtempSync(join(tmpdir(), 'docket-cli-'));
+  (t as unknown as { teardown(fn: () => void): void }).teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return `pglite:${dir}`;
+}
+
+test('docket ingest runs every file, shows progress, and exits 1 when one failed', async (t) => {
+  const DATABASE_URL = await databaseFor(t);
+  const files = ['minimal-document.pdf', 'pg-boss-queues.md', 'imagemagick-lzw.pdf', 'libreoffice-writer-password.pdf'].map((f) => join(corpus, f));
+  const error = await t.throwsAsync(run('node', [cli, 'ingest', ...files], { env: { ...process.env, DATABASE_URL, EMBEDDING_DIMENSIONS: '64' } }));
+  const { code, stdout } = error as unknown as { code: number; stdout: string };
+  t.is(code, 1);
+  t.regex(stdout, /\[#{24}\] complete\s+\S*minimal-document\.pdf\s+\(\d+ chunks; job /);
+  t.regex(stdout, /\[#{24}\] complete\s+\S*pg-boss-queues\.md/);
+  t.regex(stdout, /complete\s+\S*imagemagick-lzw\.pdf\s+\(0 chunks; NO_TEXT/);
+  t.regex(stdout, /failed\s+\S*libreoffice-writer-password\.pdf\s+\(PDF_ENCRYPTED: /);
+  t.regex(stdout, /3 of 4 files complete/);
+
+  const ok = await run('node', [cli, 'ingest', join(corpus, 'minimal-document.pdf')], { env: { ...process.env, DATABASE_URL } });
+  t.regex(ok.stdout, /seen before/, 'the same bytes are the same job');
+  t.regex(ok.stdout, /1 of 1 files complete/);
+  const jobId = /job ([0-9a-f-]{36})/.exec(ok.stdout)![1]!;
+  const status = await run('node', [cli, 'status', jobId], { env: { ...process.env, DATABASE_URL } });
+  const job = JSON.parse(status.stdout);
+  t.like(job, { job_id: jobId, stage: 'complete', filename: 'minimal-document.pdf' });
+  t.is(job.history.at(-1).to, 'complete');
+});
+
+test('docket with a bad command or configuration says so and exits 2', async (t) => {
+  const bad = await t.throwsAsync(run('node', [cli, 'dance'], { env: process.env }));
+  t.is((bad as unknown as { code: number }).code, 2);
+  t.regex((bad as unknown as { stderr: string }).stderr, /unknown command "dance"/);
+  const config = await t.throwsAsync(run('node', [cli, 'serve'], { env: { ...process.env, PORT: 'eighty' } }));
+  t.regex((config as unknown as { stderr: string }).stderr, /invalid configuration: PORT: /);
+});
+
+test('docket serve answers HTTP and shuts down cleanly on SIGTERM', async (t) => {
+  const DATABASE_URL = await databaseFor(t);
+  const port = await freePort();
+  const server = spawn('node', [cli, 'serve'], { env: { ...process.env, DATABASE_URL, PORT: String(port), LOG_LEVEL: 'warn' }, stdio: 'ignore' });
+  const exited = new Promise<number | null>((resolve) => server.once('exit', (code) => resolve(code)));
+  t.teardown(() => void server.kill('SIGKILL'));
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; ; i++) {
+    try {
+      if ((await fetch(`${url}/health`)).ok) break;
+    } catch {
+      if (i > 300) throw new Error('server did not come up');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+  const created = await upload(url, { name: 'note.md', content: '# note\n\nserved' });
+  t.is(created.status, 202);
+  server.kill('SIGTERM');
+  t.is(await exited, 0);
+});
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
+}
