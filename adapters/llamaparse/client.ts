@@ -1,0 +1,71 @@
+import { AdapterError } from '../errors.js';
+import type { JobStatus } from './mock.js';
+
+export interface LlamaParseClientOptions {
+  apiKey: string;
+  /** Default https://api.cloud.llamaindex.ai. */
+  baseUrl?: string;
+  /** Per-request timeout, milliseconds. Default 60000. */
+  timeoutMs?: number;
+}
+
+export interface ParsingJob {
+  id: string;
+  status: JobStatus;
+  error_code: string | null;
+  error_message: string | null;
+}
+
+/**
+ * LlamaParse's v1 parsing API over fetch: upload, status, results. No retries of its own (the
+ * runtime's are durable); every failure is an AdapterError, transient for 408/429/5xx and network
+ * errors (honouring Retry-After), permanent for the other 4xx.
+ */
+export class LlamaParseClient {
+  readonly #base: string;
+  readonly #headers: Record<string, string>;
+  readonly #timeoutMs: number;
+
+  constructor(options: LlamaParseClientOptions) {
+    this.#base = (options.baseUrl ?? 'https://api.cloud.llamaindex.ai').replace(/\/+$/, '');
+    this.#headers = { authorization: `Bearer ${options.apiKey}`, accept: 'application/json' };
+    this.#timeoutMs = options.timeoutMs ?? 60_000;
+  }
+
+  /** Starts a parse; LlamaParse posts the result to `webhookUrl` when given. */
+  async upload(content: Uint8Array, filename: string, options: { webhookUrl?: string; signal?: AbortSignal } = {}): Promise<ParsingJob> {
+    const form = new FormData();
+    form.append('file', new Blob([Buffer.from(content)]), filename);
+    if (options.webhookUrl) form.append('webhook_url', options.webhookUrl);
+    return this.#request<ParsingJob>('POST', '/api/v1/parsing/upload', form, options.signal);
+  }
+
+  status(jobId: string, signal?: AbortSignal): Promise<ParsingJob> {
+    return this.#request('GET', `/api/v1/parsing/job/${encodeURIComponent(jobId)}`, undefined, signal);
+  }
+
+  markdown(jobId: string, signal?: AbortSignal): Promise<{ markdown: string; job_metadata?: { job_pages?: number } }> {
+    return this.#request('GET', `/api/v1/parsing/job/${encodeURIComponent(jobId)}/result/markdown`, undefined, signal);
+  }
+
+  async #request<T>(method: string, path: string, body: FormData | undefined, signal?: AbortSignal): Promise<T> {
+    const timeout = AbortSignal.timeout(this.#timeoutMs);
+    let response: Response;
+    try {
+      response = await fetch(`${this.#base}${path}`, { method, headers: this.#headers, body, signal: signal ? AbortSignal.any([signal, timeout]) : timeout });
+    } catch (error) {
+      throw new AdapterError('LLAMAPARSE_UNREACHABLE', `cannot reach LlamaParse (${method} ${path}): ${(error as Error).message}`, { transient: true, cause: error });
+    }
+    if (response.ok) return (await response.json()) as T;
+    const detail = await response.json().then((b: { detail?: unknown }) => b.detail, () => undefined);
+    const message = typeof detail === 'string' ? detail : JSON.stringify(detail ?? response.statusText);
+    const status = response.status;
+    const transient = status === 408 || status === 429 || status >= 500;
+    const retryAfter = response.headers.get('retry-after');
+    throw new AdapterError(status === 429 ? 'LLAMAPARSE_RATE_LIMITED' : `LLAMAPARSE_HTTP_${status}`, `LlamaParse answered ${status} to ${method} ${path}: ${message}`, {
+      transient,
+      status,
+      retryAfterMs: retryAfter && Number.isFinite(Number(retryAfter)) ? Number(retryAfter) * 1000 : undefined,
+    });
+  }
+}

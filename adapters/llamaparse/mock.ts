@@ -1,0 +1,173 @@
+import { randomUUID } from 'node:crypto';
+import busboy from 'busboy';
+import express, { type Express, type Request } from 'express';
+import { detectType } from '../local/file-type.js';
+import { parseLocally } from '../local/parser.js';
+import { FaultQueue, retryHeaders } from '../mock/faults.js';
+
+export type JobStatus = 'PENDING' | 'SUCCESS' | 'ERROR' | 'PARTIAL_SUCCESS' | 'CANCELLED';
+
+interface Job {
+  id: string;
+  status: JobStatus;
+  error_code: string | null;
+  error_message: string | null;
+  pages: string[];
+  webhookUrl: string | null;
+}
+
+export interface LlamaParseMockOptions {
+  /** Keys accepted as `Authorization: Bearer <key>`; empty accepts any non-empty key. */
+  apiKeys?: string[];
+  /** How long a job stays PENDING, milliseconds. Default 100. */
+  processingMs?: number;
+}
+
+/** What happens to the next jobs' outcomes and webhooks; tests and POST /mock/jobs set it. */
+export interface JobScript {
+  /** ERROR for the next n jobs. */
+  fail?: { times: number; error_code: string; error_message: string };
+  /** PARTIAL_SUCCESS for the next n jobs. */
+  partial?: number;
+  /** `drop`: no webhook; `duplicate`: delivered twice. Applies to every job until changed. */
+  webhook?: 'deliver' | 'drop' | 'duplicate';
+}
+
+/**
+ * A local stand-in for LlamaParse's v1 parsing API: upload (multipart `file`, `webhook_url`), job
+ * status, markdown/text/json results, FastAPI `{detail}` errors, and the legacy v1 result push to
+ * `webhook_url`. It really parses, with the local parser, so results match the document. Faults:
+ * HTTP 429/5xx through `faults`, job ERROR / PARTIAL_SUCCESS and dropped or duplicated webhooks
+ * through `script`.
+ */
+export function createLlamaParseMock(options: LlamaParseMockOptions = {}) {
+  const app: Express = express();
+  const faults = new FaultQueue();
+  const jobs = new Map<string, Job>();
+  const script: Required<Pick<JobScript, 'webhook'>> & JobScript = { webhook: 'deliver' };
+  const deliveries: { url: string; status: number | 'error' }[] = [];
+
+  app.get('/health', (_req, res) => void res.json({ status: 'ok', service: 'llamaparse-mock' }));
+  app.post('/mock/faults', express.json(), (req, res) => {
+    faults.add(...(req.body as never[]));
+    res.json({ queued: true });
+  });
+  app.post('/mock/jobs', express.json(), (req, res) => {
+    Object.assign(script, req.body as JobScript);
+    res.json(script);
+  });
+
+  // Every API route: auth, then any scripted fault, in FastAPI's error shape.
+  app.use('/api', async (req, res, next) => {
+    const key = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
+    if (!key || (options.apiKeys?.length && !options.apiKeys.includes(key))) return void res.status(401).json({ detail: 'Invalid authentication credentials' });
+    const fault = faults.take(req.path);
+    if (fault?.delayMs) await new Promise((resolve) => setTimeout(resolve, fault.delayMs));
+    if (fault) {
+      const detail = fault.status === 429 ? 'Too Many Requests' : 'Internal Server Error';
+      return void res.status(fault.status).set(retryHeaders(fault)).json({ detail });
+    }
+    next();
+  });
+
+  const upload = async (req: Request, res: express.Response) => {
+    const form = await readForm(req);
+    if (!form.file) return void res.status(422).json({ detail: [{ loc: ['body', 'file'], msg: 'Field required', type: 'missing' }] });
+    const job: Job = { id: randomUUID(), status: 'PENDING', error_code: null, error_message: null, pages: [], webhookUrl: form.fields.webhook_url || null };
+    jobs.set(job.id, job);
+    setTimeout(() => void finish(job, form.file!), options.processingMs ?? 100);
+    res.json({ id: job.id, status: job.status, error_code: null, error_message: null });
+  };
+  app.post('/api/v1/parsing/upload', upload);
+  app.post('/api/parsing/upload', upload);
+
+  async function finish(job: Job, file: { filename: string; content: Uint8Array }) {
+    const type = detectType(file.content, file.filename);
+    if (script.fail && script.fail.times > 0) {
+      script.fail.times -= 1;
+      Object.assign(job, { status: 'ERROR', error_code: script.fail.error_code, error_message: script.fail.error_message });
+    } else if (!type) {
+      Object.assign(job, { status: 'ERROR', error_code: 'UNSUPPORTED_FILE_TYPE', error_message: 'Unsupported file type.' });
+    } else {
+      try {
+        const parsed = await parseLocally(file.content, type);
+        job.pages = parsed.markdown.split('\n\n---\n\n');
+        job.status = script.partial && script.partial > 0 ? 'PARTIAL_SUCCESS' : 'SUCCESS';
+        if (job.status === 'PARTIAL_SUCCESS') script.partial! -= 1;
+      } catch (error) {
+        Object.assign(job, { status: 'ERROR', error_code: (error as { code?: string }).code ?? 'ERROR_DURING_PROCESSING', error_message: (error as Error).message });
+      }
+    }
+    if (job.webhookUrl && job.status !== 'ERROR' && script.webhook !== 'drop') {
+      for (let i = 0; i < (script.webhook === 'duplicate' ? 2 : 1); i++) await deliver(job);
+    }
+  }
+
+  async function deliver(job: Job) {
+    const body = { txt: job.pages.join('\n\n'), md: job.pages.join('\n---\n'), json: pagesJson(job), images: [] };
+    try {
+      const response = await fetch(job.webhookUrl!, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      deliveries.push({ url: job.webhookUrl!, status: response.status });
+    } catch {
+      deliveries.push({ url: job.webhookUrl!, status: 'error' });
+    }
+  }
+
+  const found = (req: Request, res: express.Response): Job | undefined => {
+    const job = jobs.get(String(req.params.id));
+    if (!job) res.status(404).json({ detail: `Job not found: ${req.params.id}` });
+    return job;
+  };
+  const finished = (req: Request, res: express.Response): Job | undefined => {
+    const job = found(req, res);
+    if (job && job.status !== 'SUCCESS' && job.status !== 'PARTIAL_SUCCESS') {
+      res.status(404).json({ detail: `Result for Parsing Job ${job.id} not found. Check job status to see if it has completed.` });
+      return undefined;
+    }
+    return job;
+  };
+  const metadata = (job: Job) => ({ credits_used: job.pages.length, job_credits_usage: job.pages.length, job_pages: job.pages.length, job_auto_mode_triggered_pages: 0, job_is_cache_hit: false });
+
+  for (const prefix of ['/api/v1/parsing', '/api/parsing']) {
+    app.get(`${prefix}/job/:id`, (req, res) => {
+      const job = found(req, res);
+      if (job) res.json({ id: job.id, status: job.status, error_code: job.error_code, error_message: job.error_message });
+    });
+    app.get(`${prefix}/job/:id/result/markdown`, (req, res) => {
+      const job = finished(req, res);
+      if (job) res.json({ markdown: job.pages.join('\n---\n'), job_metadata: metadata(job) });
+    });
+    app.get(`${prefix}/job/:id/result/text`, (req, res) => {
+      const job = finished(req, res);
+      if (job) res.json({ text: job.pages.join('\n\n'), job_metadata: metadata(job) });
+    });
+    app.get(`${prefix}/job/:id/result/json`, (req, res) => {
+      const job = finished(req, res);
+      if (job) res.json({ pages: pagesJson(job), job_metadata: metadata(job) });
+    });
+  }
+
+  return { app, faults, script, jobs, deliveries };
+}
+
+function pagesJson(job: Job) {
+  return job.pages.map((md, i) => ({ page: i + 1, text: md, md, images: [], items: [{ type: 'text', value: md, md }], status: 'OK', width: 612, height: 792 }));
+}
+
+function readForm(req: Request): Promise<{ file: { filename: string; content: Uint8Array } | null; fields: Record<string, string> }> {
+  return new Promise((resolve, reject) => {
+    const form: { file: { filename: string; content: Uint8Array } | null; fields: Record<string, string> } = { file: null, fields: {} };
+    const parser = busboy({ headers: req.headers });
+    parser.on('file', (name, stream, info) => {
+      const parts: Buffer[] = [];
+      stream.on('data', (part: Buffer) => parts.push(part));
+      stream.on('end', () => {
+        if (name === 'file') form.file = { filename: info.filename ?? 'upload', content: new Uint8Array(Buffer.concat(parts)) };
+      });
+    });
+    parser.on('field', (name, value) => (form.fields[name] = value));
+    parser.on('close', () => resolve(form));
+    parser.on('error', reject);
+    req.pipe(parser);
+  });
+}
