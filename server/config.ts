@@ -14,6 +14,15 @@ const schema = z.object({
   CHUNK_TOKENS: z.coerce.number().int().min(32).max(8191).default(512),
   EMBEDDING_DIMENSIONS: z.coerce.number().int().min(8).max(3072).default(1536),
   EMBED_BATCH_SIZE: z.coerce.number().int().min(1).max(2048).default(64),
+  /** Set to parse with LlamaParse; unset, documents are parsed locally. */
+  LLAMA_CLOUD_API_KEY: z.string().min(1).optional(),
+  LLAMA_CLOUD_BASE_URL: z.url().default('https://api.cloud.llamaindex.ai'),
+  /** Set to embed with OpenAI; unset, the local hashing embedder is used. */
+  OPENAI_API_KEY: z.string().min(1).optional(),
+  OPENAI_BASE_URL: z.url().default('https://api.openai.com/v1'),
+  OPENAI_EMBEDDING_MODEL: z.string().default('text-embedding-3-small'),
+  /** The server's address as LlamaParse can reach it, for webhooks; unset, jobs are only polled. */
+  PUBLIC_URL: z.url().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   WORKER_CONCURRENCY: z.coerce.number().int().positive().default(2),
 });
@@ -32,5 +41,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 
 /** The configuration with secrets and passwords hidden, for logs. */
 export function describeConfig(config: Config): Record<string, unknown> {
-  return { ...config, DATABASE_URL: config.DATABASE_URL.replace(/(\/\/[^:/@]+:)[^@]*@/, '$1***@') };
+  const secret = (value: string | undefined) => (value ? `${value.slice(0, 4)}***` : undefined);
+  return {
+    ...config,
+    DATABASE_URL: config.DATABASE_URL.replace(/(\/\/[^:/@]+:)[^@]*@/, '$1***@'),
+    LLAMA_CLOUD_API_KEY: secret(config.LLAMA_CLOUD_API_KEY),
+    OPENAI_API_KEY: secret(config.OPENAI_API_KEY),
+    parser: config.LLAMA_CLOUD_API_KEY ? 'llamaparse' : 'local',
+    embedder: config.OPENAI_API_KEY ? 'openai' : 'local',
+  };
 }

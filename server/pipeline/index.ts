@@ -10,7 +10,9 @@ import { SchemaName } from '../../runtime/schema.js';
 import type { Runtime } from '../../runtime/types.js';
 import type { Config } from '../config.js';
 import { uploadProjection } from './projection.js';
-import { localServices } from './services.js';
+import { LlamaParseClient } from '../../adapters/llamaparse/client.js';
+import { OpenAIEmbedder } from '../../adapters/openai/embedder.js';
+import { pipelineServices } from './services.js';
 import { PIPELINE_SCHEMA, PipelineStore } from './store.js';
 
 export interface Pipeline {
@@ -39,7 +41,7 @@ export async function createPipeline(config: Config, options: { logger: Logger; 
       worker: options.worker ?? true,
       stepConcurrency: config.WORKER_CONCURRENCY,
       machines: { upload: { machine: uploadMachine, version: 1, onStep: uploadProjection(config.DOCKET_SCHEMA) } },
-      services: localServices(
+      services: pipelineServices(
         store,
         {
           maxUploadBytes: config.MAX_UPLOAD_BYTES,
@@ -47,6 +49,7 @@ export async function createPipeline(config: Config, options: { logger: Logger; 
           dimensions: config.EMBEDDING_DIMENSIONS,
           embedBatchSize: config.EMBED_BATCH_SIZE,
         },
+        providers(config),
         clock,
       ),
     });
@@ -75,4 +78,15 @@ export async function createPipeline(config: Config, options: { logger: Logger; 
     await db.close();
     throw error;
   }
+}
+
+/** LlamaParse and OpenAI when their keys are set; otherwise the local parser and embedder. */
+function providers(config: Config) {
+  return {
+    parser: config.LLAMA_CLOUD_API_KEY ? new LlamaParseClient({ apiKey: config.LLAMA_CLOUD_API_KEY, baseUrl: config.LLAMA_CLOUD_BASE_URL }) : undefined,
+    embedder: config.OPENAI_API_KEY
+      ? new OpenAIEmbedder({ apiKey: config.OPENAI_API_KEY, baseURL: config.OPENAI_BASE_URL, model: config.OPENAI_EMBEDDING_MODEL, dimensions: config.EMBEDDING_DIMENSIONS })
+      : undefined,
+    publicUrl: config.PUBLIC_URL,
+  };
 }

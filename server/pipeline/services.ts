@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto';
 import { AdapterError } from '../../adapters/errors.js';
+import type { LlamaParseClient } from '../../adapters/llamaparse/client.js';
 import { chunkMarkdown } from '../../adapters/local/chunker.js';
 import { hashEmbedding } from '../../adapters/local/embedder.js';
 import { detectType, type DocumentType } from '../../adapters/local/file-type.js';
 import { parseLocally } from '../../adapters/local/parser.js';
+import type { OpenAIEmbedder } from '../../adapters/openai/embedder.js';
 import type { Clock } from '../../runtime/clock.js';
 import type { ServiceHandler } from '../../runtime/types.js';
 import type { ChunkOutput, EmbedBatchOutput, PollParseOutput, SubmitParseOutput, ValidateOutput } from '../../machines/upload.js';
@@ -20,14 +22,30 @@ export interface PipelineSettings {
   embedBatchSize: number;
 }
 
+/** The remote providers, when configured; the local ones stand in for each one that is not. */
+export interface Providers {
+  parser?: LlamaParseClient;
+  embedder?: OpenAIEmbedder;
+  /** Where LlamaParse posts its webhooks; without it jobs are polled only. */
+  publicUrl?: string;
+}
+
 /**
- * The upload machine's services on the local providers: every one reads and writes through the
- * store, idempotently, so a retried or taken-over attempt does the same thing again harmlessly.
+ * The upload machine's services. Each reads and writes through the store idempotently, so a retried
+ * or taken-over attempt does the same thing again harmlessly; a remote upload is recorded under the
+ * effect's idempotency key so a retry does not upload (and bill) twice.
  */
-export function localServices(store: PipelineStore, settings: PipelineSettings, clock: Clock): Record<string, ServiceHandler> {
+export function pipelineServices(store: PipelineStore, settings: PipelineSettings, providers: Providers, clock: Clock): Record<string, ServiceHandler> {
   const now = () => new Date(clock.now());
 
-  const validateUpload: ServiceHandler<{ filename: string; bytes: number; sha256: string }, ValidateOutput> = async ({ input }) => {
+  const fileOf = async (jobId: string) => {
+    const job = await store.job(jobId);
+    const content = job && (await store.file(job.sha256));
+    if (!job || !content) throw new AdapterError('FILE_MISSING', `no stored bytes for job ${jobId}`);
+    return { job, content };
+  };
+
+  const validateUpload: ServiceHandler<{ filename: string; sha256: string }, ValidateOutput> = async ({ input }) => {
     const content = await store.file(input.sha256);
     if (!content) throw new AdapterError('FILE_MISSING', `no stored bytes for sha256 ${input.sha256}`);
     if (content.byteLength === 0) throw new AdapterError('EMPTY_FILE', 'the file is empty');
@@ -41,17 +59,34 @@ export function localServices(store: PipelineStore, settings: PipelineSettings, 
     return { mediaType };
   };
 
-  const submitParse: ServiceHandler<{ jobId: string; mediaType: string }, SubmitParseOutput> = async ({ input }) => {
-    const job = await store.job(input.jobId);
-    const content = job && (await store.file(job.sha256));
-    if (!content) throw new AdapterError('FILE_MISSING', `no stored bytes for job ${input.jobId}`);
+  const submitParse: ServiceHandler<{ jobId: string; mediaType: string }, SubmitParseOutput> = async ({ input, idempotencyKey, signal }) => {
+    const { job, content } = await fileOf(input.jobId);
+    if (providers.parser) {
+      const existing = await store.submission(idempotencyKey);
+      if (existing) return { remoteJobId: existing };
+      const webhookUrl = providers.publicUrl ? `${providers.publicUrl.replace(/\/+$/, '')}/webhooks/llamaparse?job_id=${input.jobId}` : undefined;
+      const remote = await providers.parser.upload(content, job.filename, { webhookUrl, signal });
+      await store.putSubmission(idempotencyKey, input.jobId, remote.id, now());
+      return { remoteJobId: remote.id };
+    }
     const parsed = await parseLocally(content, input.mediaType as DocumentType);
     await store.putDocument(input.jobId, parsed.markdown, parsed.pages, now());
     return { remoteJobId: null, result: { pages: parsed.pages, warnings: parsed.warnings } };
   };
 
-  const pollParse: ServiceHandler<{ remoteJobId: string }, PollParseOutput> = async ({ input }) => {
-    throw new AdapterError('NO_REMOTE_PARSER', `the local parser finishes at submission; nothing to poll for ${input.remoteJobId}`);
+  const pollParse: ServiceHandler<{ jobId: string; remoteJobId: string }, PollParseOutput> = async ({ input, signal }) => {
+    if (!providers.parser) throw new AdapterError('NO_REMOTE_PARSER', `the local parser finishes at submission; nothing to poll for ${input.remoteJobId}`);
+    const status = await providers.parser.status(input.remoteJobId, signal);
+    if (status.status === 'PENDING') return { status: 'pending' };
+    if (status.status === 'ERROR' || status.status === 'CANCELLED') {
+      throw new AdapterError(`LLAMAPARSE_${status.error_code ?? status.status}`, status.error_message ?? `LlamaParse job ${status.status.toLowerCase()}`);
+    }
+    const result = await providers.parser.markdown(input.remoteJobId, signal);
+    const pages = result.job_metadata?.job_pages ?? result.markdown.split('\n---\n').length;
+    await store.putDocument(input.jobId, result.markdown, pages, now());
+    const warnings = status.status === 'PARTIAL_SUCCESS' ? [`PARTIAL_SUCCESS: LlamaParse could not parse every page${status.error_message ? ` (${status.error_message})` : ''}`] : [];
+    if (!result.markdown.trim()) warnings.push('NO_TEXT: the parser found no text; nothing to chunk');
+    return { status: 'done', result: { pages, warnings } };
   };
 
   const chunkDocument: ServiceHandler<{ jobId: string }, ChunkOutput> = async ({ input }) => {
@@ -62,12 +97,12 @@ export function localServices(store: PipelineStore, settings: PipelineSettings, 
     return { chunks: chunks.length, warnings: [] };
   };
 
-  const embedBatch: ServiceHandler<{ jobId: string }, EmbedBatchOutput> = async ({ input }) => {
+  const embedBatch: ServiceHandler<{ jobId: string }, EmbedBatchOutput> = async ({ input, signal }) => {
     const { chunks, total } = await store.unembedded(input.jobId, settings.embedBatchSize);
-    await store.putEmbeddings(
-      input.jobId,
-      chunks.map((chunk) => ({ index: chunk.index, vector: hashEmbedding(chunk.text, settings.dimensions) })),
-    );
+    const vectors = providers.embedder
+      ? await providers.embedder.embed(chunks, signal)
+      : chunks.map((chunk) => hashEmbedding(chunk.text, settings.dimensions));
+    await store.putEmbeddings(input.jobId, chunks.map((chunk, i) => ({ index: chunk.index, vector: vectors[i]! })));
     return { embedded: chunks.length, remaining: total - chunks.length };
   };
 

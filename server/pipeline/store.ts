@@ -76,6 +76,19 @@ export class PipelineStore {
     return rows;
   }
 
+  /** The remote parse job a submission with this key already made, if any. */
+  async submission(idempotencyKey: string): Promise<string | null> {
+    const { rows } = await this.db.query<{ remote_job_id: string }>(`SELECT remote_job_id FROM ${t('parse_submissions')} WHERE idempotency_key = $1`, [idempotencyKey]);
+    return rows[0]?.remote_job_id ?? null;
+  }
+
+  async putSubmission(idempotencyKey: string, jobId: string, remoteJobId: string, now: Date): Promise<void> {
+    await this.db.query(
+      `INSERT INTO ${t('parse_submissions')} (idempotency_key, job_id, remote_job_id, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
+      [idempotencyKey, jobId, remoteJobId, now],
+    );
+  }
+
   async putDocument(jobId: string, markdown: string, pages: number, now: Date): Promise<void> {
     await this.db.query(
       `INSERT INTO ${t('documents')} (job_id, markdown, pages, created_at) VALUES ($1, $2, $3, $4)

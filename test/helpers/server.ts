@@ -1,4 +1,4 @@
-import type { AddressInfo } from 'node:net';
+import { createServer, type AddressInfo } from 'node:net';
 import type { ExecutionContext } from 'ava';
 import { createApp } from '../../server/app.js';
 import { loadConfig, type Config } from '../../server/config.js';
@@ -12,11 +12,11 @@ export interface TestServer {
 }
 
 /** The real app on a real port (0: any free one), over a fresh database; closed when the test ends. */
-export async function startServer(t: ExecutionContext, env: Record<string, string> = {}, options: { worker?: boolean } = {}): Promise<TestServer> {
+export async function startServer(t: ExecutionContext, env: Record<string, string> = {}, options: { worker?: boolean; port?: number } = {}): Promise<TestServer> {
   const DATABASE_URL = backend === 'postgres' ? await freshDatabase(t) : 'memory';
   const config = loadConfig({ DATABASE_URL, EMBEDDING_DIMENSIONS: '64', ...env });
   const pipeline = await createPipeline(config, { logger: silent, worker: options.worker });
-  const server = createApp(pipeline, config, silent).listen(0, '127.0.0.1');
+  const server = createApp(pipeline, config, silent).listen(options.port ?? 0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
   t.teardown(async () => {
     await new Promise((resolve) => server.close(resolve));
@@ -37,4 +37,14 @@ export async function upload(url: string, file: { name: string; content: Uint8Ar
 export async function getJson(url: string) {
   const response = await fetch(url);
   return { status: response.status, body: (await response.json()) as Record<string, any> };
+}
+
+/** A port free right now on loopback, for a server that must know its address before it listens. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
 }

@@ -1,12 +1,11 @@
 import test from 'ava';
 import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { backend, freshDatabase } from '../helpers/db.js';
-import { upload } from '../helpers/server.js';
+import { freePort, upload } from '../helpers/server.js';
 
 const run = promisify(execFile);
 const cli = new URL('../../bin/docket.js', import.meta.url).pathname;
@@ -69,12 +68,3 @@ test('docket serve answers HTTP and shuts down cleanly on SIGTERM', async (t) =>
   server.kill('SIGTERM');
   t.is(await exited, 0);
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const probe = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
-}

@@ -33,6 +33,15 @@ CREATE TABLE :SCHEMA.files (
   created_at timestamptz NOT NULL
 );
 
+-- Remote parse jobs by the idempotency key of the submission that made them, so a retried
+-- submission does not upload (and bill) again.
+CREATE TABLE :SCHEMA.parse_submissions (
+  idempotency_key text PRIMARY KEY,
+  job_id uuid NOT NULL,
+  remote_job_id text NOT NULL,
+  created_at timestamptz NOT NULL
+);
+
 -- The parser's output, one row per job.
 CREATE TABLE :SCHEMA.documents (
   job_id uuid PRIMARY KEY,
