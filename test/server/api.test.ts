@@ -1,5 +1,5 @@
 import test from 'ava';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { failOnLeakedRuntimes } from '../helpers/leaks.js';
 import { getJson, startServer, upload } from '../helpers/server.js';
 
@@ -120,4 +120,16 @@ test('health answers 200 with the database status, 503 when the database is gone
   await pipeline.db.close();
   const down = await getJson(`${url}/health`);
   t.like(down, { status: 503, body: { status: 'unavailable', database: { status: 'error' } } });
+});
+
+test('every corpus document goes through the HTTP API on the local providers', async (t) => {
+  const { url } = await startServer(t);
+  const files = readdirSync(corpus).filter((f) => /\.(pdf|md|html)$/.test(f));
+  const created = await Promise.all(files.map(async (file) => ({ file, job_id: (await upload(url, { name: file, content: new Uint8Array(readFileSync(new URL(file, corpus))) })).body.job_id as string })));
+  for (const { file, job_id } of created) {
+    const job = await until(`${url}/v1/jobs/${job_id}`, (body) => ['complete', 'failed'].includes(body.stage));
+    if (file === 'libreoffice-writer-password.pdf') t.like(job, { stage: 'failed', error: { code: 'PDF_ENCRYPTED' } }, file);
+    else if (file === 'imagemagick-lzw.pdf') t.like(job, { stage: 'complete', chunks: 0 }, file);
+    else t.true(job.stage === 'complete' && job.chunks > 0, `${file}: ${JSON.stringify(job.error)}`);
+  }
 });

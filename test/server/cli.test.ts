@@ -1,10 +1,14 @@
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { backend, freshDatabase } from '../helpers/db.js';
+import { readdirSync } from 'node:fs';
+import { createLlamaParseMock } from '../../adapters/llamaparse/mock.js';
+import { createOpenAIMock } from '../../adapters/openai/mock.js';
+import { listen } from '../helpers/listen.js';
 import { freePort, upload } from '../helpers/server.js';
 
 const run = promisify(execFile);
@@ -67,4 +71,40 @@ test('docket serve answers HTTP and shuts down cleanly on SIGTERM', async (t) =>
   t.is(created.status, 202);
   server.kill('SIGTERM');
   t.is(await exited, 0);
+});
+
+const everyDocument = () => readdirSync(corpus).filter((f) => /\.(pdf|md|html)$/.test(f)).map((f) => join(corpus, f));
+
+/** Runs `docket ingest` on the whole corpus and checks each file's documented outcome. */
+async function ingestCorpus(t: ExecutionContext, env: Record<string, string>) {
+  const files = everyDocument();
+  const error = await t.throwsAsync(run('node', [cli, 'ingest', ...files], { env: { ...process.env, ...env }, maxBuffer: 16 * 1024 * 1024 }));
+  const { code, stdout } = error as unknown as { code: number; stdout: string };
+  t.is(code, 1, 'the encrypted PDF fails, so the exit code is 1');
+  const last = (file: string) => stdout.split('\n').filter((line) => line.includes(`/${file}`)).at(-1) ?? '';
+  for (const file of files.map((f) => f.split('/').at(-1)!)) {
+    if (file === 'libreoffice-writer-password.pdf') t.regex(last(file), /failed .*PDF_ENCRYPTED/, file);
+    else if (file === 'imagemagick-lzw.pdf') t.regex(last(file), /complete .*\(0 chunks; NO_TEXT/, file);
+    else t.regex(last(file), /\[#{24}\] complete .*\([1-9]\d* chunks/, file);
+  }
+  t.regex(stdout, new RegExp(`${files.length - 1} of ${files.length} files complete`));
+}
+
+test('docket ingest: the whole corpus on the local providers', async (t) => {
+  await ingestCorpus(t, { DATABASE_URL: await databaseFor(t), EMBEDDING_DIMENSIONS: '64' });
+});
+
+test('docket ingest: the whole corpus on the LlamaParse and OpenAI mocks', async (t) => {
+  const llamaparse = createLlamaParseMock({ processingMs: 20 });
+  const openai = createOpenAIMock();
+  await ingestCorpus(t, {
+    DATABASE_URL: await databaseFor(t),
+    EMBEDDING_DIMENSIONS: '64',
+    LLAMA_CLOUD_API_KEY: 'llx-test',
+    LLAMA_CLOUD_BASE_URL: await listen(t, llamaparse.app),
+    OPENAI_API_KEY: 'sk-test',
+    OPENAI_BASE_URL: `${await listen(t, openai.app)}/v1`,
+  });
+  t.true(llamaparse.jobs.size >= everyDocument().length, 'every file went to LlamaParse');
+  t.true(openai.requests() > 0, 'and was embedded by OpenAI');
 });
