@@ -1,10 +1,12 @@
-/** Writes test/schema.sql: the engine schema as migrations leave it, for the schema test to compare. */
+/** Writes test/schema.sql and test/schema-upload-pipeline.sql: the schemas as migrations leave them, for the schema tests. */
 import { writeFileSync } from 'node:fs';
 import pino from 'pino';
 import { PgliteDatabase } from '../runtime/db/pglite.js';
 import { ENGINE_MIGRATIONS, loadMigrations, migrate } from '../runtime/migrate.js';
 import { SchemaName } from '../runtime/schema.js';
 import { describeSchema } from './describe-schema.js';
+import { PIPELINE_MIGRATIONS } from '../server/pipeline/index.js';
+import { PIPELINE_SCHEMA } from '../server/pipeline/store.js';
 
 const logger = pino({ name: 'schema-dump' });
 const db = await PgliteDatabase.open();
@@ -12,5 +14,10 @@ const schema = new SchemaName('docket');
 await migrate(db, schema, loadMigrations(ENGINE_MIGRATIONS));
 const text = await describeSchema(db, schema.name);
 writeFileSync(new URL('../test/schema.sql', import.meta.url), text);
-await db.close();
 logger.info({ lines: text.split('\n').length - 1 }, 'wrote test/schema.sql');
+const pipeline = new SchemaName(PIPELINE_SCHEMA);
+await migrate(db, pipeline, loadMigrations(PIPELINE_MIGRATIONS), 'upload_pipeline');
+const pipelineText = await describeSchema(db, pipeline.name);
+writeFileSync(new URL('../test/schema-upload-pipeline.sql', import.meta.url), pipelineText);
+logger.info({ lines: pipelineText.split('\n').length - 1 }, 'wrote test/schema-upload-pipeline.sql');
+await db.close();

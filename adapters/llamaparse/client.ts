@@ -48,6 +48,12 @@ export class LlamaParseClient {
     return this.#request('GET', `/api/v1/parsing/job/${encodeURIComponent(jobId)}/result/markdown`, undefined, signal);
   }
 
+  /** The number of pages, from the JSON result (one entry per page). */
+  async pages(jobId: string, signal?: AbortSignal): Promise<number> {
+    const result = await this.#request<{ pages: unknown[] }>('GET', `/api/v1/parsing/job/${encodeURIComponent(jobId)}/result/json`, undefined, signal);
+    return result.pages.length;
+  }
+
   async #request<T>(method: string, path: string, body: FormData | undefined, signal?: AbortSignal): Promise<T> {
     const timeout = AbortSignal.timeout(this.#timeoutMs);
     let response: Response;

@@ -24,7 +24,7 @@ export interface Pipeline {
   close(): Promise<void>;
 }
 
-const PIPELINE_MIGRATIONS = new URL('./sql/migrations/', import.meta.url);
+export const PIPELINE_MIGRATIONS = new URL('./sql/migrations/', import.meta.url);
 
 /** Opens the database, migrates the engine and pipeline schemas, and starts the runtime (workers unless `worker: false`). */
 export async function createPipeline(config: Config, options: { logger: Logger; clock?: Clock; worker?: boolean }): Promise<Pipeline> {

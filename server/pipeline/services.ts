@@ -82,7 +82,7 @@ export function pipelineServices(store: PipelineStore, settings: PipelineSetting
       throw new AdapterError(`LLAMAPARSE_${status.error_code ?? status.status}`, status.error_message ?? `LlamaParse job ${status.status.toLowerCase()}`);
     }
     const result = await providers.parser.markdown(input.remoteJobId, signal);
-    const pages = result.job_metadata?.job_pages ?? result.markdown.split('\n---\n').length;
+    const pages = result.job_metadata?.job_pages ?? (await providers.parser.pages(input.remoteJobId, signal));
     await store.putDocument(input.jobId, result.markdown, pages, now());
     const warnings = status.status === 'PARTIAL_SUCCESS' ? [`PARTIAL_SUCCESS: LlamaParse could not parse every page${status.error_message ? ` (${status.error_message})` : ''}`] : [];
     if (!result.markdown.trim()) warnings.push('NO_TEXT: the parser found no text; nothing to chunk');

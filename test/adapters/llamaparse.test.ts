@@ -46,6 +46,7 @@ test('our client: upload, status, result; webhooks delivered, dropped or duplica
   for (let i = 0; (await client.status(job.id)).status === 'PENDING'; i++) await new Promise((resolve) => setTimeout(resolve, 10));
   t.like(await client.status(job.id), { status: 'SUCCESS', error_code: null });
   t.regex((await client.markdown(job.id)).markdown, /Lorem ipsum/);
+  t.is(await client.pages(job.id), 1);
   for (let i = 0; received.length < 2 && i < 100; i++) await new Promise((resolve) => setTimeout(resolve, 10));
   t.is(received.length, 2, 'delivered twice');
   t.like(received[0], { md: (await client.markdown(job.id)).markdown });

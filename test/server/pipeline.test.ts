@@ -2,6 +2,7 @@ import test from 'ava';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createPipeline, type Pipeline } from '../../server/pipeline/index.js';
 import { loadConfig } from '../../server/config.js';
+import { describeSchema } from '../../scripts/describe-schema.js';
 import { backend, freshDatabase, silent } from '../helpers/db.js';
 import { failOnLeakedRuntimes } from '../helpers/leaks.js';
 
@@ -77,4 +78,14 @@ test('embeddings are pgvector vectors where the extension exists, float arrays w
   );
   t.is(rows[0]!.udt_name, available.length ? 'vector' : '_float4');
   t.is(rows[0]!.dims, 64);
+});
+
+test('the migrated pipeline schema matches test/schema-upload-pipeline.sql (run `npm run schema:dump` after a migration)', async (t) => {
+  const p = await pipeline(t);
+  const actual = await describeSchema(p.db, 'upload_pipeline');
+  let expected = readFileSync(new URL('../schema-upload-pipeline.sql', import.meta.url), 'utf8');
+  const { rows } = await p.db.query(`SELECT 1 FROM pg_available_extensions WHERE name = 'vector'`);
+  // By design the embedding is a pgvector vector where the extension exists, else a float array.
+  if (rows.length === 0) expected = expected.replace('  embedding USER-DEFINED\n', '  embedding ARRAY\n');
+  t.is(actual, expected);
 });

@@ -1,0 +1,62 @@
+table chunks
+  job_id uuid not null
+  index integer not null
+  text text not null
+  tokens integer not null
+  headers jsonb not null default '[]'::jsonb
+  offset integer not null
+  created_at timestamp with time zone not null
+  embedding USER-DEFINED
+table documents
+  job_id uuid not null
+  markdown text not null
+  pages integer not null
+  created_at timestamp with time zone not null
+table files
+  sha256 text not null
+  content bytea not null
+  created_at timestamp with time zone not null
+table migrations
+  scope text not null
+  id integer not null
+  name text not null
+  applied_at timestamp with time zone not null default now()
+table parse_submissions
+  idempotency_key text not null
+  job_id uuid not null
+  remote_job_id text not null
+  created_at timestamp with time zone not null
+table upload_jobs
+  job_id uuid not null
+  stage text not null
+  status text not null
+  filename text not null
+  bytes bigint not null
+  sha256 text not null
+  media_type text
+  parse_job_id text
+  metadata jsonb not null default '{}'::jsonb
+  error jsonb
+  warnings jsonb not null default '[]'::jsonb
+  attempts integer not null default 0
+  chunks integer not null default 0
+  embedded integer not null default 0
+  created_at timestamp with time zone not null
+  updated_at timestamp with time zone not null
+constraint :SCHEMA.chunks chunks_pkey PRIMARY KEY (job_id, index)
+constraint :SCHEMA.documents documents_pkey PRIMARY KEY (job_id)
+constraint :SCHEMA.files files_pkey PRIMARY KEY (sha256)
+constraint :SCHEMA.migrations migrations_pkey PRIMARY KEY (scope, id)
+constraint :SCHEMA.parse_submissions parse_submissions_pkey PRIMARY KEY (idempotency_key)
+constraint :SCHEMA.upload_jobs upload_jobs_pkey PRIMARY KEY (job_id)
+constraint :SCHEMA.upload_jobs upload_jobs_sha256_key UNIQUE (sha256)
+index CREATE UNIQUE INDEX chunks_pkey ON :SCHEMA.chunks USING btree (job_id, index)
+index CREATE UNIQUE INDEX documents_pkey ON :SCHEMA.documents USING btree (job_id)
+index CREATE UNIQUE INDEX files_pkey ON :SCHEMA.files USING btree (sha256)
+index CREATE UNIQUE INDEX migrations_pkey ON :SCHEMA.migrations USING btree (scope, id)
+index CREATE UNIQUE INDEX parse_submissions_pkey ON :SCHEMA.parse_submissions USING btree (idempotency_key)
+index CREATE INDEX upload_jobs_created_idx ON :SCHEMA.upload_jobs USING btree (created_at, job_id)
+index CREATE INDEX upload_jobs_parse_job_idx ON :SCHEMA.upload_jobs USING btree (parse_job_id) WHERE (parse_job_id IS NOT NULL)
+index CREATE UNIQUE INDEX upload_jobs_pkey ON :SCHEMA.upload_jobs USING btree (job_id)
+index CREATE UNIQUE INDEX upload_jobs_sha256_key ON :SCHEMA.upload_jobs USING btree (sha256)
+index CREATE INDEX upload_jobs_stage_idx ON :SCHEMA.upload_jobs USING btree (stage, created_at, job_id)
