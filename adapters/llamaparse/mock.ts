@@ -63,7 +63,7 @@ export function createLlamaParseMock(options: LlamaParseMockOptions = {}) {
     if (!key || (options.apiKeys?.length && !options.apiKeys.includes(key))) return void res.status(401).json({ detail: 'Invalid authentication credentials' });
     const fault = faults.take(req.path);
     if (fault?.delayMs) await new Promise((resolve) => setTimeout(resolve, fault.delayMs));
-    if (fault) {
+    if (fault?.status) {
       const detail = fault.status === 429 ? 'Too Many Requests' : 'Internal Server Error';
       return void res.status(fault.status).set(retryHeaders(fault)).json({ detail });
     }

@@ -1,7 +1,7 @@
 /** A fault a mock server injects into its next responses. */
 export interface Fault {
-  /** HTTP status to answer with (429, 500, 503…). */
-  status: number;
+  /** HTTP status to answer with (429, 500, 503…); none: only the delay, then a normal answer. */
+  status?: number;
   /** Sent as retry-after (whole seconds, rounded up) and retry-after-ms. */
   retryAfterMs?: number;
   /** Extra latency before answering, milliseconds. */

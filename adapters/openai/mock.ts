@@ -43,7 +43,7 @@ export function createOpenAIMock(options: OpenAIMockOptions = {}): { app: Expres
   app.use(express.json({ limit: '50mb' }));
   app.get('/health', (_req, res) => void res.json({ status: 'ok', service: 'openai-mock' }));
   app.post('/mock/faults', (req, res) => {
-    faults.add(...(z.array(z.object({ status: z.number(), retryAfterMs: z.number().optional(), delayMs: z.number().optional(), times: z.number().optional() })).parse(req.body) as Fault[]));
+    faults.add(...(z.array(z.object({ status: z.number().optional(), retryAfterMs: z.number().optional(), delayMs: z.number().optional(), times: z.number().optional() })).parse(req.body) as Fault[]));
     res.json({ queued: true });
   });
 
@@ -61,7 +61,7 @@ export function createOpenAIMock(options: OpenAIMockOptions = {}): { app: Expres
     if (!auth || (options.apiKeys?.length && !options.apiKeys.includes(auth))) {
       return fail(401, 'Incorrect API key provided. You can find your API key at https://platform.openai.com/account/api-keys.', 'invalid_request_error', 'invalid_api_key');
     }
-    if (fault) {
+    if (fault?.status) {
       if (fault.status === 429) {
         return fail(429, 'Rate limit reached for requests. Please try again later.', 'requests', 'rate_limit_exceeded', null, {
           ...retryHeaders(fault),

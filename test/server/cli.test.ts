@@ -108,3 +108,17 @@ test('docket ingest: the whole corpus on the LlamaParse and OpenAI mocks', async
   t.true(llamaparse.jobs.size >= everyDocument().length, 'every file went to LlamaParse');
   t.true(openai.requests() > 0, 'and was embedded by OpenAI');
 });
+
+test('the mocks run on their own and answer /health', async (t) => {
+  for (const which of ['llamaparse', 'openai']) {
+    const port = await freePort();
+    const mock = spawn('node', ['--import', 'tsx', new URL('../../adapters/mock/serve.ts', import.meta.url).pathname, which, String(port)], { stdio: 'ignore' });
+    t.teardown(() => void mock.kill('SIGKILL'));
+    let health: Record<string, unknown> | undefined;
+    for (let i = 0; i < 300 && !health; i++) {
+      health = await fetch(`http://127.0.0.1:${port}/health`).then((r) => r.json() as Promise<Record<string, unknown>>, () => undefined);
+      if (!health) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    t.like(health, { status: 'ok', service: `${which}-mock` });
+  }
+});

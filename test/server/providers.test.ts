@@ -60,10 +60,10 @@ test('every corpus document goes through the HTTP API on the LlamaParse and Open
   t.true(openai.requests() > 0);
 });
 
-test('faults: 429s and 5xx are retried to completion; a job ERROR fails the job in parsing', async (t) => {
+test('faults: 429s, 5xx and latency are retried or waited out to completion; a job ERROR fails the job in parsing', async (t) => {
   const { url, llamaparse, openai } = await withMocks(t);
-  llamaparse.faults.add({ status: 503, path: '/upload' });
-  openai.faults.add({ status: 429, retryAfterMs: 100, times: 2 });
+  llamaparse.faults.add({ status: 503, path: '/upload' }, { delayMs: 300, path: '/job/' });
+  openai.faults.add({ status: 429, retryAfterMs: 100, times: 2 }, { delayMs: 300 });
   const ok = await upload(url, { name: 'a.md', content: '# Retried\n\nthrough an outage' });
   const done = await settled(url, ok.body.job_id);
   t.like(done, { stage: 'complete', error: null });
