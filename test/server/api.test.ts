@@ -5,6 +5,10 @@ import { getJson, startServer, upload } from '../helpers/server.js';
 
 failOnLeakedRuntimes();
 
+// One at a time: each test opens its own database, and several PGlite instances starting at once in
+// one process block its event loop long enough to time out the tests' own HTTP requests.
+const serial = test.serial;
+
 const corpus = new URL('../../../shared/corpus/', import.meta.url);
 const pdf = new Uint8Array(readFileSync(new URL('pdflatex-4-pages.pdf', corpus)));
 
@@ -18,7 +22,7 @@ async function until(url: string, done: (body: Record<string, any>) => boolean, 
   }
 }
 
-test('a PDF uploaded over HTTP reaches complete with chunks; the job shows its history', async (t) => {
+serial('a PDF uploaded over HTTP reaches complete with chunks; the job shows its history', async (t) => {
   const { url } = await startServer(t);
   const created = await upload(url, { name: 'paper.pdf', content: pdf, type: 'application/pdf' }, { metadata: '{"source":"test"}' });
   t.is(created.status, 202);
@@ -44,7 +48,7 @@ test('a PDF uploaded over HTTP reaches complete with chunks; the job shows its h
   t.like(again.body, { job_id: created.body.job_id, duplicate: true });
 });
 
-test('bad uploads get the right status and a JSON body that says what is wrong', async (t) => {
+serial('bad uploads get the right status and a JSON body that says what is wrong', async (t) => {
   const { url } = await startServer(t, { MAX_UPLOAD_BYTES: '1000' });
   const cases: [string, Awaited<ReturnType<typeof upload>>, number, string][] = [
     ['no file', await upload(url, null, { metadata: '{}' }), 400, 'NO_FILE'],
@@ -66,7 +70,7 @@ test('bad uploads get the right status and a JSON body that says what is wrong',
   t.deepEqual(body.jobs, [], 'nothing was stored for a refused upload');
 });
 
-test('job lookups: 404 for unknown, 400 for malformed ids and queries, pages by cursor', async (t) => {
+serial('job lookups: 404 for unknown, 400 for malformed ids and queries, pages by cursor', async (t) => {
   const { url } = await startServer(t);
   t.like(await getJson(`${url}/v1/jobs/6f1c1d57-9a54-4a44-8a8e-6d2f0e1f4e70`), { status: 404, body: { error: { code: 'JOB_NOT_FOUND' } } });
   t.like(await getJson(`${url}/v1/jobs/nope`), { status: 400, body: { error: { code: 'INVALID_JOB_ID' } } });
@@ -83,7 +87,7 @@ test('job lookups: 404 for unknown, 400 for malformed ids and queries, pages by 
   await until(`${url}/v1/jobs?stage=complete`, (body) => body.jobs.length === 3);
 });
 
-test('the LlamaParse webhook: 400 for a malformed body, 404 for an unknown job, duplicates applied once', async (t) => {
+serial('the LlamaParse webhook: 400 for a malformed body, 404 for an unknown job, duplicates applied once', async (t) => {
   // No workers: the job waits in queued, so the callback events stay visible in the inbox.
   const { url, pipeline } = await startServer(t, {}, { worker: false });
   const post = async (path: string, body: unknown) => {
@@ -112,7 +116,7 @@ test('the LlamaParse webhook: 400 for a malformed body, 404 for an unknown job, 
   t.deepEqual(rows.map((r) => r.type), ['PARSE_CALLBACK', 'PARSE_CALLBACK', 'PARSE_CALLBACK']);
 });
 
-test('health answers 200 with the database status, 503 when the database is gone', async (t) => {
+serial('health answers 200 with the database status, 503 when the database is gone', async (t) => {
   const { url, pipeline } = await startServer(t);
   const ok = await getJson(`${url}/health`);
   t.like(ok, { status: 200, body: { status: 'ok', database: { status: 'ok' } } });
@@ -122,7 +126,7 @@ test('health answers 200 with the database status, 503 when the database is gone
   t.like(down, { status: 503, body: { status: 'unavailable', database: { status: 'error' } } });
 });
 
-test('every corpus document goes through the HTTP API on the local providers', async (t) => {
+serial('every corpus document goes through the HTTP API on the local providers', async (t) => {
   const { url } = await startServer(t);
   const files = readdirSync(corpus).filter((f) => /\.(pdf|md|html)$/.test(f));
   const created = await Promise.all(files.map(async (file) => ({ file, job_id: (await upload(url, { name: file, content: new Uint8Array(readFileSync(new URL(file, corpus))) })).body.job_id as string })));

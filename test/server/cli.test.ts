@@ -55,7 +55,9 @@ test('docket with a bad command or configuration says so and exits 2', async (t)
 test('docket serve answers HTTP and shuts down cleanly on SIGTERM', async (t) => {
   const DATABASE_URL = await databaseFor(t);
   const port = await freePort();
-  const server = spawn('node', [cli, 'serve'], { env: { ...process.env, DATABASE_URL, PORT: String(port), LOG_LEVEL: 'warn' }, stdio: 'ignore' });
+  const server = spawn('node', [cli, 'serve'], { env: { ...process.env, DATABASE_URL, PORT: String(port), LOG_LEVEL: 'warn' }, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  server.stderr!.on('data', (chunk) => (stderr += chunk));
   const exited = new Promise<number | null>((resolve) => server.once('exit', (code) => resolve(code)));
   t.teardown(() => void server.kill('SIGKILL'));
   const url = `http://127.0.0.1:${port}`;
@@ -63,7 +65,7 @@ test('docket serve answers HTTP and shuts down cleanly on SIGTERM', async (t) =>
     try {
       if ((await fetch(`${url}/health`)).ok) break;
     } catch {
-      if (i > 300) throw new Error('server did not come up');
+      if (i > 600 || server.exitCode !== null) throw new Error(`server did not come up (exit ${server.exitCode}); stderr:\n${stderr.slice(-3000)}`);
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   }
@@ -79,15 +81,15 @@ const everyDocument = () => readdirSync(corpus).filter((f) => /\.(pdf|md|html)$/
 async function ingestCorpus(t: ExecutionContext, env: Record<string, string>) {
   const files = everyDocument();
   const error = await t.throwsAsync(run('node', [cli, 'ingest', ...files], { env: { ...process.env, ...env }, maxBuffer: 16 * 1024 * 1024 }));
-  const { code, stdout } = error as unknown as { code: number; stdout: string };
+  const { code, stdout, stderr } = error as unknown as { code: number; stdout: string; stderr: string };
   t.is(code, 1, 'the encrypted PDF fails, so the exit code is 1');
+  t.regex(stdout, new RegExp(`${files.length - 1} of ${files.length} files complete`), `ingest ended early; stderr:\n${stderr.slice(-3000)}`);
   const last = (file: string) => stdout.split('\n').filter((line) => line.includes(`/${file}`)).at(-1) ?? '';
   for (const file of files.map((f) => f.split('/').at(-1)!)) {
     if (file === 'libreoffice-writer-password.pdf') t.regex(last(file), /failed .*PDF_ENCRYPTED/, file);
     else if (file === 'imagemagick-lzw.pdf') t.regex(last(file), /complete .*\(0 chunks; NO_TEXT/, file);
     else t.regex(last(file), /\[#{24}\] complete .*\([1-9]\d* chunks/, file);
   }
-  t.regex(stdout, new RegExp(`${files.length - 1} of ${files.length} files complete`));
 }
 
 test('docket ingest: the whole corpus on the local providers', async (t) => {

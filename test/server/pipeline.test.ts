@@ -8,6 +8,10 @@ import { failOnLeakedRuntimes } from '../helpers/leaks.js';
 
 failOnLeakedRuntimes();
 
+// One at a time: each test opens its own database, and several PGlite instances starting at once in
+// one process block its event loop long enough to time out the tests' own HTTP requests.
+const serial = test.serial;
+
 const corpus = new URL('../../../shared/corpus/', import.meta.url);
 const documents = readdirSync(corpus).filter((f) => /\.(pdf|md|html)$/.test(f));
 
@@ -18,7 +22,7 @@ async function pipeline(t: Parameters<typeof freshDatabase>[0] & { teardown(fn: 
   return p;
 }
 
-test('every corpus document goes through the pipeline on the local providers', async (t) => {
+serial('every corpus document goes through the pipeline on the local providers', async (t) => {
   const p = await pipeline(t);
   const jobs = await Promise.all(
     documents.map(async (file) => ({ file, ...(await p.submit({ content: new Uint8Array(readFileSync(new URL(file, corpus))), filename: file })) })),
@@ -47,7 +51,7 @@ test('every corpus document goes through the pipeline on the local providers', a
   ]);
 });
 
-test('the same bytes again are the same job', async (t) => {
+serial('the same bytes again are the same job', async (t) => {
   const p = await pipeline(t);
   const content = new TextEncoder().encode('# Notes\n\nSome text.');
   const first = await p.submit({ content, filename: 'notes.md', metadata: { owner: 'ana' } });
@@ -58,7 +62,7 @@ test('the same bytes again are the same job', async (t) => {
   t.like(row, { filename: 'notes.md', metadata: { owner: 'ana' } });
 });
 
-test('the stage history shows every checkpoint', async (t) => {
+serial('the stage history shows every checkpoint', async (t) => {
   const p = await pipeline(t);
   const { jobId } = await p.submit({ content: new TextEncoder().encode('# A\n\ntext\n\n## B\n\nmore'), filename: 'a.md' });
   await p.runtime.waitFor(jobId, (s) => s.status === 'done', { timeoutMs: 30_000 });
@@ -66,7 +70,7 @@ test('the stage history shows every checkpoint', async (t) => {
   t.deepEqual(stages, ['queued', 'job_validated', 'parsed', 'chunking', 'chunked', 'embedding', 'embedded', 'complete']);
 });
 
-test('embeddings are pgvector vectors where the extension exists, float arrays where it does not', async (t) => {
+serial('embeddings are pgvector vectors where the extension exists, float arrays where it does not', async (t) => {
   const p = await pipeline(t);
   const { jobId } = await p.submit({ content: new TextEncoder().encode('vectors or arrays'), filename: 'v.txt' });
   await p.runtime.waitFor(jobId, (s) => s.status === 'done', { timeoutMs: 30_000 });
@@ -80,7 +84,7 @@ test('embeddings are pgvector vectors where the extension exists, float arrays w
   t.is(rows[0]!.dims, 64);
 });
 
-test('the migrated pipeline schema matches test/schema-upload-pipeline.sql (run `npm run schema:dump` after a migration)', async (t) => {
+serial('the migrated pipeline schema matches test/schema-upload-pipeline.sql (run `npm run schema:dump` after a migration)', async (t) => {
   const p = await pipeline(t);
   const actual = await describeSchema(p.db, 'upload_pipeline');
   let expected = readFileSync(new URL('../schema-upload-pipeline.sql', import.meta.url), 'utf8');

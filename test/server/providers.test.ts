@@ -8,6 +8,10 @@ import { freePort, getJson, startServer, upload } from '../helpers/server.js';
 
 failOnLeakedRuntimes();
 
+// One at a time: each test opens its own database, and several PGlite instances starting at once in
+// one process block its event loop long enough to time out the tests' own HTTP requests.
+const serial = test.serial;
+
 const corpus = new URL('../../../shared/corpus/', import.meta.url);
 
 /** The server pointed at both mocks, with LlamaParse's webhooks coming back to it. */
@@ -38,7 +42,7 @@ async function settled(url: string, jobId: string) {
   throw new Error(`job ${jobId} did not settle`);
 }
 
-test('every corpus document goes through the HTTP API on the LlamaParse and OpenAI mocks', async (t) => {
+serial('every corpus document goes through the HTTP API on the LlamaParse and OpenAI mocks', async (t) => {
   const { url, llamaparse, openai } = await withMocks(t);
   const files = readdirSync(corpus).filter((f) => /\.(pdf|md|html)$/.test(f));
   const jobs = await Promise.all(
@@ -60,7 +64,7 @@ test('every corpus document goes through the HTTP API on the LlamaParse and Open
   t.true(openai.requests() > 0);
 });
 
-test('faults: 429s, 5xx and latency are retried or waited out to completion; a job ERROR fails the job in parsing', async (t) => {
+serial('faults: 429s, 5xx and latency are retried or waited out to completion; a job ERROR fails the job in parsing', async (t) => {
   const { url, llamaparse, openai } = await withMocks(t);
   llamaparse.faults.add({ status: 503, path: '/upload' }, { delayMs: 300, path: '/job/' });
   openai.faults.add({ status: 429, retryAfterMs: 100, times: 2 }, { delayMs: 300 });
@@ -80,7 +84,7 @@ test('faults: 429s, 5xx and latency are retried or waited out to completion; a j
   t.true(partialJob.warnings.some((w: string) => w.startsWith('PARTIAL_SUCCESS')));
 });
 
-test('webhooks dropped or duplicated: polling finishes the job, a duplicate is applied once', async (t) => {
+serial('webhooks dropped or duplicated: polling finishes the job, a duplicate is applied once', async (t) => {
   const { url, llamaparse, pipeline } = await withMocks(t);
   llamaparse.script.webhook = 'drop';
   const dropped = await upload(url, { name: 'dropped.md', content: '# no callback' });
