@@ -112,7 +112,10 @@ export function computeStep(
   const due = inbox.filter((row) => row.availableAt.getTime() <= now);
   for (const row of [...due, ...arrivals]) {
     if (row.id !== null) consumed.push(row.id);
-    if (snapshot.status !== 'active' || isStale(row, invocations)) {
+    // A timer cancelled or re-armed by an earlier event of this batch must not fire: after a
+    // re-entry its event type is the new timer's too, and it would fire early.
+    const cancelled = row.timerId !== null && plan.timerDeletes.has(row.timerId);
+    if (snapshot.status !== 'active' || isStale(row, invocations) || cancelled) {
       dropped += 1;
       logger.debug({ instance_id: instance.id, event_type: row.event.type }, 'event dropped');
       continue;

@@ -2,6 +2,7 @@ import test from 'ava';
 import { initialTransition, setup, transition, sendTo, raise } from 'xstate';
 import pino from 'pino';
 import { ActionPlan, type ResolvedAction } from '../../runtime/plan.js';
+import { computeStep } from '../../runtime/step.js';
 
 const logger = pino({ level: 'silent' });
 
@@ -51,4 +52,28 @@ test('sendTo self becomes an inbox row now; a delayed raise a timer with its id'
   t.deepEqual(plan.selfEvents.map((e) => e.event), [{ type: 'PONG' }]);
   t.deepEqual(plan.timers.get('later')?.event, { type: 'LATER' });
   t.is(plan.timers.get('later')?.available_at, new Date(50).toISOString());
+});
+
+test('a due timer cancelled or re-armed earlier in the same batch does not fire', (t) => {
+  // The worker is late: SELF (sent at 900) re-enters `a` and re-arms its timer; the old timer's row
+  // (due at 1000) comes next in the same batch and must not fire in the re-entered state.
+  const reg = { name: 'm', machine, version: 1, compatibleVersions: new Set<number>(), migrate: undefined, onStep: undefined };
+  const [s0] = initialTransition(machine);
+  const snapshot = JSON.parse(JSON.stringify(machine.getPersistedSnapshot(s0)));
+  const at = new Date(2_000);
+  const outcome = computeStep(
+    reg,
+    { id: 'i', machine: 'm', machineVersion: 1, snapshot, status: 'active', version: 0, invocations: {}, stepFailures: 0 },
+    [
+      { id: '1', event: { type: 'SELF' }, timerId: null, sourceEffect: null, availableAt: new Date(900), createdAt: new Date(900) },
+      { id: '2', event: { type: 'xstate.after.1000.m.a' }, timerId: 'xstate.after.1000.m.a', sourceEffect: null, availableAt: new Date(1_000), createdAt: new Date(0) },
+    ],
+    false,
+    at.getTime(),
+    logger,
+  );
+  t.is(outcome.value, 'a', 'still waiting in a: the stale timer did not move it to b');
+  t.deepEqual(outcome.applied.map((e) => e.type), ['SELF']);
+  t.is(outcome.dropped, 1);
+  t.deepEqual(outcome.consumedEventIds.sort(), ['1', '2'], 'the stale row is consumed all the same');
 });
