@@ -73,7 +73,7 @@ Each contender gets the same pool size ("conns"). "docket ×" is docket's steps/
 ceiling" is the row's steps/s over the raw UPDATE rate at the same connections. Everything runs in one
 Node process beside PostgreSQL on the same two cores, so at 8 connections the client's CPU, not the
 database, is the limit. Figures move between runs on this shared machine: over four runs docket did
-3,038–4,238 steps/s at 8 connections and the raw ceiling 8,617–10,647; docket's idle p99 was 7–13 ms.
+3,038–4,238 steps/s at 8 connections and the raw ceiling 8,617–9,846; docket's idle p99 was 7–13 ms.
 
 ${table}
 `;
