@@ -3,7 +3,8 @@ import busboy from 'busboy';
 import express, { type Express, type Request } from 'express';
 import { detectType } from '../local/file-type.js';
 import { parseLocally } from '../local/parser.js';
-import { FaultQueue, retryHeaders } from '../mock/faults.js';
+import { z } from 'zod';
+import { FaultQueue, faultList, retryHeaders } from '../mock/faults.js';
 
 export type JobStatus = 'PENDING' | 'SUCCESS' | 'ERROR' | 'PARTIAL_SUCCESS' | 'CANCELLED';
 
@@ -33,6 +34,12 @@ export interface JobScript {
   webhook?: 'deliver' | 'drop' | 'duplicate';
 }
 
+const jobScript = z.object({
+  fail: z.object({ times: z.number().int().nonnegative(), error_code: z.string(), error_message: z.string() }).optional(),
+  partial: z.number().int().nonnegative().optional(),
+  webhook: z.enum(['deliver', 'drop', 'duplicate']).optional(),
+});
+
 /**
  * A local stand-in for LlamaParse's v1 parsing API: upload (multipart `file`, `webhook_url`), job
  * status, markdown/text/json results, FastAPI `{detail}` errors, and the legacy v1 result push to
@@ -49,11 +56,15 @@ export function createLlamaParseMock(options: LlamaParseMockOptions = {}) {
 
   app.get('/health', (_req, res) => void res.json({ status: 'ok', service: 'llamaparse-mock' }));
   app.post('/mock/faults', express.json(), (req, res) => {
-    faults.add(...(req.body as never[]));
+    const parsed = faultList.safeParse(req.body);
+    if (!parsed.success) return void res.status(422).json({ detail: parsed.error.message });
+    faults.add(...parsed.data);
     res.json({ queued: true });
   });
   app.post('/mock/jobs', express.json(), (req, res) => {
-    Object.assign(script, req.body as JobScript);
+    const parsed = jobScript.safeParse(req.body);
+    if (!parsed.success) return void res.status(422).json({ detail: parsed.error.message });
+    Object.assign(script, parsed.data);
     res.json(script);
   });
 

@@ -1,3 +1,5 @@
+import { z } from 'zod';
+
 /** A fault a mock server injects into its next responses. */
 export interface Fault {
   /** HTTP status to answer with (429, 500, 503…); none: only the delay, then a normal answer. */
@@ -50,3 +52,14 @@ export function retryHeaders(fault: Fault): Record<string, string> {
   if (fault.retryAfterMs === undefined) return {};
   return { 'retry-after': String(Math.ceil(fault.retryAfterMs / 1000)), 'retry-after-ms': String(fault.retryAfterMs) };
 }
+
+/** The body of POST /mock/faults on the standalone mocks. */
+export const faultList = z.array(
+  z.object({
+    status: z.number().int().min(100).max(599).optional(),
+    retryAfterMs: z.number().nonnegative().optional(),
+    delayMs: z.number().nonnegative().optional(),
+    times: z.number().int().positive().optional(),
+    path: z.string().optional(),
+  }),
+);

@@ -3,7 +3,7 @@ import express, { type Express } from 'express';
 import { z } from 'zod';
 import { hashEmbedding } from '../local/embedder.js';
 import { cl100k } from '../local/tokens.js';
-import { FaultQueue, retryHeaders, type Fault } from '../mock/faults.js';
+import { FaultQueue, faultList, retryHeaders } from '../mock/faults.js';
 
 /** Native dimensions of the embedding models the mock serves. */
 const MODELS: Record<string, { dimensions: number; shortens: boolean }> = {
@@ -43,7 +43,9 @@ export function createOpenAIMock(options: OpenAIMockOptions = {}): { app: Expres
   app.use(express.json({ limit: '50mb' }));
   app.get('/health', (_req, res) => void res.json({ status: 'ok', service: 'openai-mock' }));
   app.post('/mock/faults', (req, res) => {
-    faults.add(...(z.array(z.object({ status: z.number().optional(), retryAfterMs: z.number().optional(), delayMs: z.number().optional(), times: z.number().optional() })).parse(req.body) as Fault[]));
+    const parsed = faultList.safeParse(req.body);
+    if (!parsed.success) return void res.status(400).json({ error: { message: parsed.error.message, type: 'invalid_request_error' } });
+    faults.add(...parsed.data);
     res.json({ queued: true });
   });
 

@@ -122,5 +122,16 @@ test('the mocks run on their own and answer /health', async (t) => {
       if (!health) await new Promise((resolve) => setTimeout(resolve, 100));
     }
     t.like(health, { status: 'ok', service: `${which}-mock` });
+    // Faults are scripted over HTTP, validated, then served.
+    const post = (path: string, body: unknown) => fetch(`http://127.0.0.1:${port}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    t.true((await post('/mock/faults', [{ status: 'soon' }])).status >= 400, 'a bad fault list is refused');
+    t.is((await post('/mock/faults', [{ status: 503 }])).status, 200);
+    const path = which === 'openai' ? '/v1/embeddings' : '/api/v1/parsing/job/x';
+    const faulted = await fetch(`http://127.0.0.1:${port}${path}`, {
+      method: which === 'openai' ? 'POST' : 'GET',
+      headers: { authorization: 'Bearer k', 'content-type': 'application/json' },
+      body: which === 'openai' ? JSON.stringify({ model: 'text-embedding-3-small', input: 'x' }) : undefined,
+    });
+    t.is(faulted.status, 503);
   }
 });
