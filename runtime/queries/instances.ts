@@ -12,7 +12,7 @@ export class InstanceQueries {
   readonly #get: string;
   readonly #history: string;
   readonly #send: string;
-  readonly #status: string;
+  readonly #exists: string;
 
   constructor(schema: SchemaName) {
     const t = (name: string) => schema.table(name);
@@ -52,7 +52,7 @@ export class InstanceQueries {
         UPDATE ${t('instances')} i SET wake_at = LEAST(i.wake_at, $4) FROM inserted WHERE i.id = inserted.instance_id
       )
       SELECT (SELECT count(*) FROM target)::int AS targets, (SELECT count(*) FROM inserted)::int AS inserted`;
-    this.#status = `SELECT status FROM ${t('instances')} WHERE id = $1`;
+    this.#exists = `SELECT 1 FROM ${t('instances')} WHERE id = $1`;
   }
 
   /** Inserts new instances; returns the ids inserted (an existing id or idempotency key is skipped). */
@@ -115,7 +115,7 @@ export class InstanceQueries {
   }
 
   async exists(db: Queryable, id: string): Promise<boolean> {
-    const { rows } = await db.query(this.#status, [id]);
+    const { rows } = await db.query(this.#exists, [id]);
     return rows.length === 1;
   }
 }

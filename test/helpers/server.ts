@@ -48,3 +48,14 @@ export function freePort(): Promise<number> {
     });
   });
 }
+
+/** Polls a JSON endpoint until `done` holds for its body; fails with the last body after `timeoutMs`. */
+export async function until(url: string, done: (body: Record<string, any>) => boolean, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { body } = await getJson(url);
+    if (done(body)) return body;
+    if (Date.now() > deadline) throw new Error(`timed out; last: ${JSON.stringify(body)}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}

@@ -1,7 +1,7 @@
 import test from 'ava';
 import { readdirSync, readFileSync } from 'node:fs';
 import { failOnLeakedRuntimes } from '../helpers/leaks.js';
-import { getJson, startServer, upload } from '../helpers/server.js';
+import { getJson, startServer, until, upload } from '../helpers/server.js';
 
 failOnLeakedRuntimes();
 
@@ -12,15 +12,6 @@ const serial = test.serial;
 const corpus = new URL('../../../shared/corpus/', import.meta.url);
 const pdf = new Uint8Array(readFileSync(new URL('pdflatex-4-pages.pdf', corpus)));
 
-async function until(url: string, done: (body: Record<string, any>) => boolean, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const { body } = await getJson(url);
-    if (done(body)) return body;
-    if (Date.now() > deadline) throw new Error(`timed out; last: ${JSON.stringify(body)}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 serial('a PDF uploaded over HTTP reaches complete with chunks; the job shows its history', async (t) => {
   const { url } = await startServer(t);

@@ -4,7 +4,7 @@ import { createLlamaParseMock } from '../../adapters/llamaparse/mock.js';
 import { createOpenAIMock } from '../../adapters/openai/mock.js';
 import { failOnLeakedRuntimes } from '../helpers/leaks.js';
 import { listen } from '../helpers/listen.js';
-import { freePort, getJson, startServer, upload } from '../helpers/server.js';
+import { freePort, startServer, until, upload } from '../helpers/server.js';
 
 failOnLeakedRuntimes();
 
@@ -33,14 +33,7 @@ async function withMocks(t: ExecutionContext) {
   return { ...server, llamaparse, openai };
 }
 
-async function settled(url: string, jobId: string) {
-  for (let i = 0; i < 600; i++) {
-    const { body } = await getJson(`${url}/v1/jobs/${jobId}`);
-    if (['complete', 'failed', 'canceled'].includes(body.stage)) return body;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`job ${jobId} did not settle`);
-}
+const settled = (url: string, jobId: string) => until(`${url}/v1/jobs/${jobId}`, (body) => ['complete', 'failed', 'canceled'].includes(body.stage));
 
 serial('every corpus document goes through the HTTP API on the LlamaParse and OpenAI mocks', async (t) => {
   const { url, llamaparse, openai } = await withMocks(t);
