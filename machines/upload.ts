@@ -84,7 +84,7 @@ export interface ChunkOutput {
   warnings: string[];
 }
 export interface EmbedBatchOutput {
-  /** Chunks embedded by this batch. */
+  /** The job's chunks that have an embedding now, in all (counted from the rows, not by this batch). */
   embedded: number;
   /** Chunks still without an embedding. */
   remaining: number;
@@ -229,9 +229,9 @@ export const uploadMachine = setup({
             guard: ({ event }) => event.output.remaining > 0,
             target: 'embedding',
             reenter: true,
-            actions: assign({ embedded: ({ context, event }) => context.embedded + event.output.embedded }),
+            actions: assign({ embedded: ({ event }) => event.output.embedded }),
           },
-          { target: 'embedded', actions: assign({ embedded: ({ context, event }) => context.embedded + event.output.embedded }) },
+          { target: 'embedded', actions: assign({ embedded: ({ event }) => event.output.embedded }) },
         ],
         onError: { target: '#upload.failed', actions: { type: 'recordError', params: ({ event }) => ({ stage: 'embedding', error: event.error }) } },
       },

@@ -106,7 +106,7 @@ export class EffectRunner extends Loop implements EffectSink {
     const free = concurrency - this.#running.size - this.#reserved;
     if (free <= 0) return null; // a finishing effect notifies the loop
     const now = this.now();
-    const claimed = await queries.claim(db, workerId, new Date(now), new Date(now + leaseMs), free, registry.machineNames);
+    const claimed = await queries.claim(db, workerId, new Date(now), new Date(now + leaseMs), free, registry.machineNames, [...this.#running.keys()]);
     for (const effect of claimed) this.#launch(effect);
     if (claimed.length === free) return 'again';
     return queries.nextDue(db, registry.machineNames);

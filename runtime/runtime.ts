@@ -141,10 +141,11 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       const parsed = eventSchema.safeParse(event);
       if (!parsed.success) throw new ConfigError(`event must be an object with a string "type"; got ${JSON.stringify(event)}`);
       if (!uuidSchema.safeParse(id).success) throw new InstanceNotFoundError(id);
-      const result = await instances.send(db, id, parsed.data as AnyEventObject, sendOptions.dedupeKey ?? null, new Date(clock.now()));
+      const on = sendOptions.tx ?? db;
+      const result = await instances.send(on, id, parsed.data as AnyEventObject, sendOptions.dedupeKey ?? null, new Date(clock.now()));
       if (result === 'inserted') return { accepted: true };
       if (result === 'duplicate') return { accepted: false, reason: 'duplicate' };
-      if (!(await instances.exists(db, id))) throw new InstanceNotFoundError(id);
+      if (!(await instances.exists(on, id))) throw new InstanceNotFoundError(id);
       return { accepted: false, reason: 'instance_not_active' };
     },
 

@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { Clock } from './clock.js';
-import type { Database } from './db/database.js';
-import { ConfigError } from './errors.js';
+import type { Database, Transaction } from './db/database.js';
+import { ConfigError, DocketError } from './errors.js';
 import type { InstanceQueries, NewInstance } from './queries/instances.js';
 import type { Registry } from './registry.js';
 import { computeStart } from './step.js';
@@ -34,15 +34,35 @@ export class Starter {
   ) {}
 
   start(name: string, input: unknown, startOptions: StartOptions): Promise<string> {
+    const request = this.#prepare(name, input, startOptions);
+    if (startOptions.tx) return this.#insertIn(startOptions.tx, request);
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ ...request, resolve, reject });
+      this.#flush();
+    });
+  }
+
+  #prepare(name: string, input: unknown, startOptions: StartOptions): NewInstance {
     const reg = this.options.registry.machine(name);
     if (!reg) throw new ConfigError(`unknown machine "${name}"; this runtime knows ${this.options.registry.machineNames.join(', ')}`);
     const id = startOptions.id ?? randomUUID();
     if (!uuidSchema.safeParse(id).success) throw new ConfigError(`start: id must be a uuid; got "${id}"`);
     const outcome = computeStart(reg, id, input, this.options.clock.now(), this.options.logger);
-    return new Promise((resolve, reject) => {
-      this.#queue.push({ id, machine: name, idempotencyKey: startOptions.idempotencyKey ?? null, outcome, resolve, reject });
-      this.#flush();
-    });
+    return { id, machine: name, idempotencyKey: startOptions.idempotencyKey ?? null, outcome };
+  }
+
+  /** A start inside the caller's transaction: committed (or rolled back) with the caller's own writes. */
+  async #insertIn(tx: Transaction, request: NewInstance): Promise<string> {
+    const { instances, stepper, clock } = this.options;
+    const now = clock.now();
+    const inserted = await instances.insert(tx, [request], new Date(now));
+    if (inserted.has(request.id)) {
+      await stepper.createIn(tx, [{ instanceId: request.id, machine: request.machine, outcome: request.outcome }], now);
+      return request.id;
+    }
+    const existing = await instances.findExisting(tx, request.id, request.idempotencyKey);
+    if (!existing) throw new DocketError('START_CONFLICT', `instance insert for ${request.id} conflicted but no row was found`);
+    return existing;
   }
 
   #flush(): void {
@@ -80,7 +100,7 @@ export class Starter {
       }
       const existing = await instances.findExisting(db, request.id, request.idempotencyKey);
       if (existing) request.resolve(existing);
-      else request.reject(new Error(`instance insert for ${request.id} conflicted but no row was found`));
+      else request.reject(new DocketError('START_CONFLICT', `instance insert for ${request.id} conflicted but no row was found`));
     }
   }
 }

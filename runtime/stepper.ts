@@ -95,6 +95,17 @@ export class Stepper {
     }
   }
 
+  /**
+   * Writes the side records of instances just inserted in a transaction the caller owns and commits
+   * (`start({ tx })`). Their effects are left pending, not claimed: this runtime cannot know when, or
+   * whether, that transaction commits; the effects trigger's NOTIFY wakes a runner once it does.
+   */
+  async createIn(tx: Transaction, items: StepWrite[], now: number): Promise<void> {
+    const at = new Date(now);
+    await this.options.queries.writeStart(tx, items, at);
+    await this.#afterWrite(tx, items, at);
+  }
+
   /** Whether this runtime can step an instance written by `version` of the machine (as is, or migrated). */
   canStep(reg: RegisteredMachine, version: number): boolean {
     return version === reg.version || reg.compatibleVersions.has(version) || (reg.migrate !== undefined && version < reg.version);

@@ -1,7 +1,7 @@
 import type { AnyEventObject, AnyStateMachine, StateValue } from 'xstate';
 import type { Logger } from 'pino';
 import type { Clock } from './clock.js';
-import type { Database, Queryable } from './db/database.js';
+import type { Database, Queryable, Transaction } from './db/database.js';
 import type { ErrorInfo } from './errors.js';
 
 /** The status of an instance: XState's snapshot status, or `error` when the engine stopped stepping it. */
@@ -168,11 +168,19 @@ export interface StartOptions {
   id?: string;
   /** Starting twice with one key returns the first instance's id. */
   idempotencyKey?: string;
+  /**
+   * Create the instance inside this open transaction (from `rt.database.transaction()`), so it
+   * commits or rolls back with the caller's own writes. Its first effects are then claimed by any
+   * runner after the commit rather than by this process at once.
+   */
+  tx?: Transaction;
 }
 
 export interface SendOptions {
   /** A second send with the same key to the same instance is a no-op. */
   dedupeKey?: string;
+  /** Commit the event with the caller's own writes, inside this open transaction. */
+  tx?: Transaction;
 }
 
 export interface SendResult {

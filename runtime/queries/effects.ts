@@ -42,6 +42,7 @@ export class EffectQueries {
       FROM (
         SELECT id, status FROM ${t('effects')}
         WHERE status IN ('pending', 'running') AND due_at <= $3 AND machine = ANY($5::text[])
+          AND NOT (idempotency_key = ANY($6::text[]))
         ORDER BY due_at LIMIT $4 FOR UPDATE SKIP LOCKED
       ) due
       WHERE e.id = due.id
@@ -83,8 +84,13 @@ export class EffectQueries {
       WHERE status IN ('pending', 'running') AND machine = ANY($1::text[])`;
   }
 
-  async claim(db: Queryable, owner: string, now: Date, leaseUntil: Date, limit: number, machines: string[]): Promise<ClaimedEffect[]> {
-    const { rows } = await db.query<ClaimRow>(this.#claim, [owner, leaseUntil, now, limit, machines]);
+  /**
+   * Leases up to `limit` due effects. `running` are the keys this worker runs right now: their lease
+   * may look expired when a long synchronous stretch delayed the heartbeat, and taking over one's own
+   * attempt would only start it twice.
+   */
+  async claim(db: Queryable, owner: string, now: Date, leaseUntil: Date, limit: number, machines: string[], running: string[]): Promise<ClaimedEffect[]> {
+    const { rows } = await db.query<ClaimRow>(this.#claim, [owner, leaseUntil, now, limit, machines, running]);
     return rows.map((row) => ({
       instanceId: row.instance_id,
       machine: row.machine,

@@ -7,7 +7,7 @@ import { openDatabase } from '../../runtime/db/open.js';
 import { loadMigrations, migrate } from '../../runtime/migrate.js';
 import { createRuntime } from '../../runtime/runtime.js';
 import { SchemaName } from '../../runtime/schema.js';
-import type { Runtime } from '../../runtime/types.js';
+import type { Runtime, RuntimeOptions, ServiceHandler } from '../../runtime/types.js';
 import type { Config } from '../config.js';
 import { uploadProjection } from './projection.js';
 import { LlamaParseClient } from '../../adapters/llamaparse/client.js';
@@ -24,34 +24,54 @@ export interface Pipeline {
   close(): Promise<void>;
 }
 
+/**
+ * Version 2 counts embedded chunks from the rows (version 1 summed batch outputs). Snapshots of
+ * version 1 have the same shape, so it steps them as they are.
+ */
+const UPLOAD_MACHINE_VERSION = { version: 2, compatibleVersions: [1] };
+
 export const PIPELINE_MIGRATIONS = new URL('./sql/migrations/', import.meta.url);
 
+export interface PipelineOptions {
+  logger: Logger;
+  clock?: Clock;
+  /** Run the runtime's workers in this process. Default true. */
+  worker?: boolean;
+  /** Engine tuning beyond what the configuration sets (lease, retry policy, …). */
+  tuning?: Pick<RuntimeOptions, 'leaseMs' | 'retry' | 'pollIntervalMs' | 'effectConcurrency'>;
+  /** Wraps each service's handler by name: for tracing, or for fault injection in tests. */
+  instrument?: (name: string, handler: ServiceHandler) => ServiceHandler;
+}
+
 /** Opens the database, migrates the engine and pipeline schemas, and starts the runtime (workers unless `worker: false`). */
-export async function createPipeline(config: Config, options: { logger: Logger; clock?: Clock; worker?: boolean }): Promise<Pipeline> {
+export async function createPipeline(config: Config, options: PipelineOptions): Promise<Pipeline> {
   const clock = options.clock ?? systemClock;
   const db = await openDatabase(config.DATABASE_URL, { logger: options.logger });
   try {
     await migrate(db, new SchemaName(PIPELINE_SCHEMA), loadMigrations(PIPELINE_MIGRATIONS), 'upload_pipeline');
     const store = new PipelineStore(db);
+    const services = pipelineServices(
+      store,
+      {
+        maxUploadBytes: config.MAX_UPLOAD_BYTES,
+        chunkTokens: config.CHUNK_TOKENS,
+        dimensions: config.EMBEDDING_DIMENSIONS,
+        embedBatchSize: config.EMBED_BATCH_SIZE,
+      },
+      providers(config),
+      clock,
+    );
+    const instrument = options.instrument;
     const runtime = await createRuntime({
+      ...options.tuning,
       database: db,
       schema: config.DOCKET_SCHEMA,
       logger: options.logger,
       clock,
       worker: options.worker ?? true,
       stepConcurrency: config.WORKER_CONCURRENCY,
-      machines: { upload: { machine: uploadMachine, version: 1, onStep: uploadProjection(config.DOCKET_SCHEMA) } },
-      services: pipelineServices(
-        store,
-        {
-          maxUploadBytes: config.MAX_UPLOAD_BYTES,
-          chunkTokens: config.CHUNK_TOKENS,
-          dimensions: config.EMBEDDING_DIMENSIONS,
-          embedBatchSize: config.EMBED_BATCH_SIZE,
-        },
-        providers(config),
-        clock,
-      ),
+      machines: { upload: { machine: uploadMachine, ...UPLOAD_MACHINE_VERSION, onStep: uploadProjection(config.DOCKET_SCHEMA) } },
+      services: instrument ? Object.fromEntries(Object.entries(services).map(([name, handler]) => [name, instrument(name, handler)])) : services,
     });
     return {
       runtime,
@@ -59,14 +79,17 @@ export async function createPipeline(config: Config, options: { logger: Logger; 
       db,
       async submit({ content, filename, metadata }) {
         const sha256 = createHash('sha256').update(content).digest('hex');
-        await store.putFile(sha256, content, new Date(clock.now()));
         const proposed = randomUUID();
-        // The content hash is the idempotency key: the same bytes again are the same job.
-        const jobId = await runtime.start(
-          'upload',
-          { jobId: proposed, filename, bytes: content.byteLength, sha256, ...(metadata ? { metadata } : {}) },
-          { id: proposed, idempotencyKey: `sha256:${sha256}` },
-        );
+        // The bytes and the job commit together: a start that fails leaves no file behind. The
+        // content hash is the idempotency key: the same bytes again are the same job.
+        const jobId = await db.transaction(async (tx) => {
+          await store.within(tx).putFile(sha256, content, new Date(clock.now()));
+          return runtime.start(
+            'upload',
+            { jobId: proposed, filename, bytes: content.byteLength, sha256, ...(metadata ? { metadata } : {}) },
+            { id: proposed, idempotencyKey: `sha256:${sha256}`, tx },
+          );
+        });
         return { jobId, duplicate: jobId !== proposed };
       },
       async close() {

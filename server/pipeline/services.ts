@@ -97,13 +97,17 @@ export function pipelineServices(store: PipelineStore, settings: PipelineSetting
     return { chunks: chunks.length, warnings: [] };
   };
 
+  // Counts come from the rows after the write, never from what this attempt did: a retried batch
+  // may find its vectors already stored and embed nothing, and the job must still say all are in.
   const embedBatch: ServiceHandler<{ jobId: string }, EmbedBatchOutput> = async ({ input, signal }) => {
-    const { chunks, total } = await store.unembedded(input.jobId, settings.embedBatchSize);
-    const vectors = providers.embedder
-      ? await providers.embedder.embed(chunks, signal)
-      : chunks.map((chunk) => hashEmbedding(chunk.text, settings.dimensions));
-    await store.putEmbeddings(input.jobId, chunks.map((chunk, i) => ({ index: chunk.index, vector: vectors[i]! })));
-    return { embedded: chunks.length, remaining: total - chunks.length };
+    const { chunks } = await store.unembedded(input.jobId, settings.embedBatchSize);
+    if (chunks.length > 0) {
+      const vectors = providers.embedder
+        ? await providers.embedder.embed(chunks, signal)
+        : chunks.map((chunk) => hashEmbedding(chunk.text, settings.dimensions));
+      await store.putEmbeddings(input.jobId, chunks.map((chunk, i) => ({ index: chunk.index, vector: vectors[i]! })));
+    }
+    return store.embeddingCounts(input.jobId);
   };
 
   return { validateUpload, submitParse, pollParse, chunkDocument, embedBatch } as Record<string, ServiceHandler>;

@@ -38,6 +38,11 @@ export class PipelineStore {
 
   constructor(private readonly db: Queryable) {}
 
+  /** The same store on an open transaction, so its writes commit with the caller's. */
+  within(tx: Queryable): PipelineStore {
+    return new PipelineStore(tx);
+  }
+
   /** Stores uploaded bytes once per content hash. */
   async putFile(sha256: string, content: Uint8Array, now: Date): Promise<void> {
     await this.db.query(`INSERT INTO ${t('files')} (sha256, content, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, [sha256, content, now]);
@@ -102,20 +107,37 @@ export class PipelineStore {
     return rows[0] ?? null;
   }
 
-  /** Replaces a job's chunks (a retried chunking writes the same rows again). */
+  /**
+   * Makes a job's chunks exactly `chunks`, however often it runs: rows are upserted by (job, index)
+   * and rows past the new end deleted, in one statement whose two parts touch disjoint rows (a
+   * delete-then-insert of the same keys in one statement cannot see its own delete: 23505). A chunk
+   * whose text is unchanged keeps its embedding, so a late duplicate run cannot undo embedding.
+   */
   async putChunks(jobId: string, chunks: Chunk[], now: Date): Promise<void> {
     await this.db.query(
-      `WITH gone AS (DELETE FROM ${t('chunks')} WHERE job_id = $1)
-       INSERT INTO ${t('chunks')} (job_id, index, text, tokens, headers, "offset", created_at)
-       SELECT $1, c.index, c.text, c.tokens, c.headers, c.offset, $3
-       FROM jsonb_to_recordset($2::jsonb) AS c(index int, text text, tokens int, headers jsonb, "offset" int)`,
-      [jobId, JSON.stringify(chunks), now],
+      `WITH extra AS (DELETE FROM ${t('chunks')} WHERE job_id = $1 AND index >= $4)
+       INSERT INTO ${t('chunks')} AS c (job_id, index, text, tokens, headers, "offset", created_at)
+       SELECT $1, n.index, n.text, n.tokens, n.headers, n.offset, $3
+       FROM jsonb_to_recordset($2::jsonb) AS n(index int, text text, tokens int, headers jsonb, "offset" int)
+       ON CONFLICT (job_id, index) DO UPDATE SET text = excluded.text, tokens = excluded.tokens, headers = excluded.headers,
+         "offset" = excluded."offset",
+         embedding = CASE WHEN c.text = excluded.text THEN c.embedding END`,
+      [jobId, JSON.stringify(chunks), now, chunks.length],
     );
   }
 
   async chunks(jobId: string): Promise<ChunkRow[]> {
     const { rows } = await this.db.query<ChunkRow>(`SELECT index, text, tokens, headers FROM ${t('chunks')} WHERE job_id = $1 ORDER BY index`, [jobId]);
     return rows;
+  }
+
+  /** How many of a job's chunks have an embedding, and how many do not: counted from the rows. */
+  async embeddingCounts(jobId: string): Promise<{ embedded: number; remaining: number }> {
+    const { rows } = await this.db.query<{ embedded: number; remaining: number }>(
+      `SELECT count(embedding)::int AS embedded, (count(*) - count(embedding))::int AS remaining FROM ${t('chunks')} WHERE job_id = $1`,
+      [jobId],
+    );
+    return rows[0] ?? { embedded: 0, remaining: 0 };
   }
 
   /** The next chunks without an embedding, in order, and how many lack one in all. */

@@ -2,7 +2,7 @@ import test from 'ava';
 import { randomUUID } from 'node:crypto';
 import { ConfigError, InstanceNotFoundError } from '../../runtime/errors.js';
 import { failOnLeakedRuntimes } from '../helpers/leaks.js';
-import { recorder } from '../helpers/machines.js';
+import { invoker, recorder } from '../helpers/machines.js';
 import { harness } from '../helpers/runtime.js';
 
 failOnLeakedRuntimes();
@@ -102,4 +102,40 @@ test('subscribe delivers each step once, in order', async (t) => {
   t.deepEqual([...seen].sort((a, b) => a - b), seen, 'versions only go up');
   t.is(seen.at(-1), 3);
   t.is(new Set(seen).size, seen.length, 'no state twice');
+});
+
+test('start and send inside the caller transaction commit with it, or not at all', async (t) => {
+  const h = await harness(t);
+  const rt = await h.runtime({ machines: { recorder, invoker }, services: { work: async ({ input }) => `did ${String(input)}` } });
+  const table = `"${h.db.schema}".instances`;
+
+  // Rolled back: no instance, no journal, no effect.
+  const doomed = randomUUID();
+  await t.throwsAsync(
+    rt.database.transaction(async (tx) => {
+      await rt.start('invoker', { input: 'never' }, { id: doomed, tx });
+      throw new Error('the caller changes its mind');
+    }),
+    { message: 'the caller changes its mind' },
+  );
+  t.is(await rt.get(doomed), null);
+  t.is((await h.db.query(`SELECT 1 FROM "${h.db.schema}".effects`)).length, 0);
+
+  // Committed: the instance runs, its invoke served by any runner after the commit.
+  const id = await rt.database.transaction((tx) => rt.start('invoker', { input: 'x' }, { tx, idempotencyKey: 'k' }));
+  t.like(await rt.waitFor(id, (s) => s.status === 'done'), { value: 'ok', context: { input: 'x', output: 'did x' } });
+  t.is(await rt.database.transaction((tx) => rt.start('invoker', { input: 'x' }, { tx, idempotencyKey: 'k' })), id);
+
+  // An event sent in a rolled-back transaction never arrives; one sent in a committed one does.
+  const open = await rt.start('recorder');
+  await t.throwsAsync(
+    rt.database.transaction(async (tx) => {
+      t.deepEqual(await rt.send(open, { type: 'NOTE', value: 'lost' }, { tx }), { accepted: true });
+      throw new Error('rollback');
+    }),
+  );
+  await rt.database.transaction((tx) => rt.send(open, { type: 'NOTE', value: 'kept' }, { tx }));
+  await rt.send(open, { type: 'STOP' });
+  t.deepEqual((await rt.waitFor<{ log: string[] }>(open, (s) => s.status === 'done')).context.log, ['kept']);
+  t.is((await h.db.one<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`)).n, 2);
 });
