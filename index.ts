@@ -19,6 +19,7 @@ export {
   type ErrorInfo,
 } from './runtime/errors.js';
 export type { Database, Queryable, Transaction } from './runtime/db/database.js';
+export { isDatabaseUnavailable, isTransientDatabaseError } from './runtime/db/errors.js';
 export { PgliteDatabase } from './runtime/db/pglite.js';
 export { PgDatabase } from './runtime/db/pg.js';
 export type * from './runtime/types.js';
