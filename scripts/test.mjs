@@ -102,7 +102,7 @@ if (typeof url === 'string') {
 }
 
 if (!existsSync(new URL('../../shared/corpus/', import.meta.url))) {
-  process.stdout.write(`\ncorpus tier skipped (../shared/corpus not found): ${corpusTests().join('; ') || 'no corpus tests found'}\n`);
+  process.stdout.write(`\ncorpus tier skipped (../shared/corpus not found): ${corpusTests().join(' | ') || 'no corpus tests found'}\n`);
 }
 
 process.stdout.write(`\ndocket: ${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped\n`);
