@@ -2,7 +2,11 @@
 // The one test command: typecheck, house-rule lint, then the suite on PGlite and on PostgreSQL.
 // PostgreSQL comes from DATABASE_URL, or postgres://postgres@127.0.0.1:5432/docket_test (created if
 // missing). Without a reachable server the PostgreSQL run is skipped locally and fails under CI.
+// The corpus tier (real-world documents in ../shared/corpus, test/helpers/corpus.ts) runs when the
+// folder is there; without it the tests are skipped and this script names them once, in one line.
 import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import pg from 'pg';
 
 const totals = { passed: 0, failed: 0, skipped: 0 };
@@ -52,6 +56,20 @@ async function postgresUrl() {
   }
 }
 
+/** The corpus-tier tests, named as ava names them (`server › api › title`), read from the test sources. */
+function corpusTests(dir = 'test') {
+  const names = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) names.push(...corpusTests(path));
+    else if (entry.name.endsWith('.test.ts')) {
+      const file = relative('test', path).replace(/\.test\.ts$/, '').split('/').join(' › ');
+      for (const [, , title] of readFileSync(path, 'utf8').matchAll(/\bcorpus(?:Test|Serial)\(\s*(['"`])((?:\\.|(?!\1).)*)\1/g)) names.push(`${file} › ${title}`);
+    }
+  }
+  return names;
+}
+
 let failed = false;
 for (const [label, command, args] of [
   ['typecheck (tsc --noEmit)', 'npx', ['tsc', '--noEmit', '-p', '.']],
@@ -81,6 +99,10 @@ if (typeof url === 'string') {
   } else {
     process.stdout.write(`\nskipped the PostgreSQL run: ${message}\n`);
   }
+}
+
+if (!existsSync(new URL('../../shared/corpus/', import.meta.url))) {
+  process.stdout.write(`\ncorpus tier skipped (../shared/corpus not found): ${corpusTests().join(' | ') || 'no corpus tests found'}\n`);
 }
 
 process.stdout.write(`\ndocket: ${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped\n`);

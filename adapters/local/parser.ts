@@ -39,10 +39,19 @@ async function parsePdf(bytes: Uint8Array): Promise<ParsedDocument> {
     throw new AdapterError('PDF_INVALID', `the PDF could not be read: ${(error as Error).message}`, { cause: error });
   }
   const warnings: string[] = [];
-  const empty = pages.filter((page) => !page.trim()).length;
-  if (empty === pages.length) warnings.push('NO_TEXT: the PDF has no text layer (scanned or image-only); nothing to chunk');
-  else if (empty > 0) warnings.push(`EMPTY_PAGES: ${empty} of ${pages.length} pages have no text`);
-  return { markdown: pages.map((page) => page.trim()).join('\n\n---\n\n'), pages: pages.length, warnings };
+  const empty = pages.filter(blank).length;
+  if (empty === pages.length) {
+    // No separators either: joined, the 5 rules between 6 empty pages would be chunked as text.
+    warnings.push('NO_TEXT: the PDF has no text layer (scanned or image-only); nothing to chunk');
+    return { markdown: '', pages: pages.length, warnings };
+  }
+  if (empty > 0) warnings.push(`EMPTY_PAGES: ${empty} of ${pages.length} pages have no text`);
+  return { markdown: pages.map((page) => (blank(page) ? '' : page.trim())).join('\n\n---\n\n'), pages: pages.length, warnings };
+}
+
+/** A page with nothing but whitespace and rule characters (`---`, `* * *`, `___`, `===`) has no text. */
+function blank(page: string): boolean {
+  return /^[\s\-*_=\u2013\u2014]*$/.test(page);
 }
 
 function decode(bytes: Uint8Array): string {

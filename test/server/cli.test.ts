@@ -5,15 +5,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { backend, freshDatabase } from '../helpers/db.js';
-import { readdirSync } from 'node:fs';
 import { createLlamaParseMock } from '../../adapters/llamaparse/mock.js';
 import { createOpenAIMock } from '../../adapters/openai/mock.js';
 import { listen } from '../helpers/listen.js';
 import { freePort, upload } from '../helpers/server.js';
+import { corpusDocuments, corpusTest } from '../helpers/corpus.js';
+import { encryptedPdf, everyKind, imageOnlyPdf, markdown, textPdf, writeDocuments, type Outcome } from '../fixtures/documents.js';
 
 const run = promisify(execFile);
 const cli = new URL('../../bin/docket.js', import.meta.url).pathname;
-const corpus = new URL('../../../shared/corpus/', import.meta.url).pathname;
 
 async function databaseFor(t: Parameters<typeof freshDatabase>[0]): Promise<string> {
   if (backend === 'postgres') return freshDatabase(t);
@@ -24,23 +24,28 @@ async function databaseFor(t: Parameters<typeof freshDatabase>[0]): Promise<stri
 
 test('docket ingest runs every file, shows progress, and exits 1 when one failed', async (t) => {
   const DATABASE_URL = await databaseFor(t);
-  const files = ['minimal-document.pdf', 'pg-boss-queues.md', 'imagemagick-lzw.pdf', 'libreoffice-writer-password.pdf'].map((f) => join(corpus, f));
+  const files = writeDocuments(t, [
+    { name: 'minimal.pdf', content: await textPdf({ pages: 1 }) },
+    { name: 'notes.md', content: new TextEncoder().encode(markdown) },
+    { name: 'scan.pdf', content: await imageOnlyPdf(6) },
+    { name: 'locked.pdf', content: await encryptedPdf() },
+  ]);
   const error = await t.throwsAsync(run('node', [cli, 'ingest', ...files], { env: { ...process.env, DATABASE_URL, EMBEDDING_DIMENSIONS: '64' } }));
   const { code, stdout } = error as unknown as { code: number; stdout: string };
   t.is(code, 1);
-  t.regex(stdout, /\[#{24}\] complete\s+\S*minimal-document\.pdf\s+\(\d+ chunks; job /);
-  t.regex(stdout, /\[#{24}\] complete\s+\S*pg-boss-queues\.md/);
-  t.regex(stdout, /complete\s+\S*imagemagick-lzw\.pdf\s+\(0 chunks; NO_TEXT/);
-  t.regex(stdout, /failed\s+\S*libreoffice-writer-password\.pdf\s+\(PDF_ENCRYPTED: /);
+  t.regex(stdout, /\[#{24}\] complete\s+\S*minimal\.pdf\s+\(\d+ chunks; job /);
+  t.regex(stdout, /\[#{24}\] complete\s+\S*notes\.md/);
+  t.regex(stdout, /complete\s+\S*scan\.pdf\s+\(0 chunks; NO_TEXT/);
+  t.regex(stdout, /failed\s+\S*locked\.pdf\s+\(PDF_ENCRYPTED: /);
   t.regex(stdout, /3 of 4 files complete/);
 
-  const ok = await run('node', [cli, 'ingest', join(corpus, 'minimal-document.pdf')], { env: { ...process.env, DATABASE_URL } });
+  const ok = await run('node', [cli, 'ingest', files[0]!], { env: { ...process.env, DATABASE_URL } });
   t.regex(ok.stdout, /seen before/, 'the same bytes are the same job');
   t.regex(ok.stdout, /1 of 1 files complete/);
   const jobId = /job ([0-9a-f-]{36})/.exec(ok.stdout)![1]!;
   const status = await run('node', [cli, 'status', jobId], { env: { ...process.env, DATABASE_URL } });
   const job = JSON.parse(status.stdout);
-  t.like(job, { job_id: jobId, stage: 'complete', filename: 'minimal-document.pdf' });
+  t.like(job, { job_id: jobId, stage: 'complete', filename: 'minimal.pdf' });
   t.is(job.history.at(-1).to, 'complete');
 });
 
@@ -75,39 +80,54 @@ test('docket serve answers HTTP and shuts down cleanly on SIGTERM', async (t) =>
   t.is(await exited, 0);
 });
 
-const everyDocument = () => readdirSync(corpus).filter((f) => /\.(pdf|md|html)$/.test(f)).map((f) => join(corpus, f));
-
-/** Runs `docket ingest` on the whole corpus and checks each file's documented outcome. */
-async function ingestCorpus(t: ExecutionContext, env: Record<string, string>) {
-  const files = everyDocument();
-  const error = await t.throwsAsync(run('node', [cli, 'ingest', ...files], { env: { ...process.env, ...env }, maxBuffer: 16 * 1024 * 1024 }));
+/** Runs `docket ingest` on the files and checks each file's documented outcome from its last progress line. */
+async function ingestAll(t: ExecutionContext, files: { path: string; outcome: Outcome }[], env: Record<string, string>) {
+  const error = await t.throwsAsync(run('node', [cli, 'ingest', ...files.map((f) => f.path)], { env: { ...process.env, ...env }, maxBuffer: 16 * 1024 * 1024 }));
   const { code, stdout, stderr } = error as unknown as { code: number; stdout: string; stderr: string };
   t.is(code, 1, 'the encrypted PDF fails, so the exit code is 1');
   t.regex(stdout, new RegExp(`${files.length - 1} of ${files.length} files complete`), `ingest ended early; stderr:\n${stderr.slice(-3000)}`);
   const last = (file: string) => stdout.split('\n').filter((line) => line.includes(`/${file}`)).at(-1) ?? '';
-  for (const file of files.map((f) => f.split('/').at(-1)!)) {
-    if (file === 'libreoffice-writer-password.pdf') t.regex(last(file), /failed .*PDF_ENCRYPTED/, file);
-    else if (file === 'imagemagick-lzw.pdf') t.regex(last(file), /complete .*\(0 chunks; NO_TEXT/, file);
+  for (const { path, outcome } of files) {
+    const file = path.split('/').at(-1)!;
+    if (outcome === 'encrypted') t.regex(last(file), /failed .*PDF_ENCRYPTED/, file);
+    else if (outcome === 'no-text') t.regex(last(file), /complete .*\(0 chunks; NO_TEXT/, file);
     else t.regex(last(file), /\[#{24}\] complete .*\([1-9]\d* chunks/, file);
   }
 }
 
-test('docket ingest: the whole corpus on the local providers', async (t) => {
-  await ingestCorpus(t, { DATABASE_URL: await databaseFor(t), EMBEDDING_DIMENSIONS: '64' });
-});
-
-test('docket ingest: the whole corpus on the LlamaParse and OpenAI mocks', async (t) => {
+/** The environment that sends `docket ingest` to the LlamaParse and OpenAI mocks, and the mocks. */
+async function mocks(t: ExecutionContext) {
   const llamaparse = createLlamaParseMock({ processingMs: 20 });
   const openai = createOpenAIMock();
-  await ingestCorpus(t, {
+  const env = {
     DATABASE_URL: await databaseFor(t),
     EMBEDDING_DIMENSIONS: '64',
     LLAMA_CLOUD_API_KEY: 'llx-test',
     LLAMA_CLOUD_BASE_URL: await listen(t, llamaparse.app),
     OPENAI_API_KEY: 'sk-test',
     OPENAI_BASE_URL: `${await listen(t, openai.app)}/v1`,
-  });
-  t.true(llamaparse.jobs.size >= everyDocument().length, 'every file went to LlamaParse');
+  };
+  return { env, llamaparse, openai };
+}
+
+test('docket ingest: a document of every kind on the LlamaParse and OpenAI mocks', async (t) => {
+  const documents = await everyKind();
+  const paths = writeDocuments(t, documents);
+  const { env, llamaparse, openai } = await mocks(t);
+  await ingestAll(t, documents.map((d, i) => ({ path: paths[i]!, outcome: d.outcome })), env);
+  t.true(llamaparse.jobs.size >= documents.length, 'every file went to LlamaParse');
+  t.true(openai.requests() > 0, 'and was embedded by OpenAI');
+});
+
+corpusTest('docket ingest: the whole corpus on the local providers', async (t) => {
+  await ingestAll(t, corpusDocuments(), { DATABASE_URL: await databaseFor(t), EMBEDDING_DIMENSIONS: '64' });
+});
+
+corpusTest('docket ingest: the whole corpus on the LlamaParse and OpenAI mocks', async (t) => {
+  const { env, llamaparse, openai } = await mocks(t);
+  const documents = corpusDocuments();
+  await ingestAll(t, documents, env);
+  t.true(llamaparse.jobs.size >= documents.length, 'every file went to LlamaParse');
   t.true(openai.requests() > 0, 'and was embedded by OpenAI');
 });
 

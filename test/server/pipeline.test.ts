@@ -1,19 +1,18 @@
-import test from 'ava';
-import { readdirSync, readFileSync } from 'node:fs';
+import test, { type ExecutionContext } from 'ava';
+import { readFileSync } from 'node:fs';
 import { createPipeline, type Pipeline } from '../../server/pipeline/index.js';
 import { loadConfig } from '../../server/config.js';
 import { describeSchema } from '../../scripts/describe-schema.js';
 import { backend, freshDatabase, silent } from '../helpers/db.js';
 import { failOnLeakedRuntimes } from '../helpers/leaks.js';
+import { corpusDocuments, corpusSerial } from '../helpers/corpus.js';
+import { everyKind, imageOnlyPdf, type DocumentCase } from '../fixtures/documents.js';
 
 failOnLeakedRuntimes();
 
 // One at a time: each test opens its own database, and several PGlite instances starting at once in
 // one process block its event loop long enough to time out the tests' own HTTP requests.
 const serial = test.serial;
-
-const corpus = new URL('../../../shared/corpus/', import.meta.url);
-const documents = readdirSync(corpus).filter((f) => /\.(pdf|md|html)$/.test(f));
 
 async function pipeline(t: Parameters<typeof freshDatabase>[0] & { teardown(fn: () => Promise<void>): void }): Promise<Pipeline> {
   const DATABASE_URL = backend === 'postgres' ? await freshDatabase(t) : 'memory';
@@ -22,24 +21,23 @@ async function pipeline(t: Parameters<typeof freshDatabase>[0] & { teardown(fn: 
   return p;
 }
 
-serial('every corpus document goes through the pipeline on the local providers', async (t) => {
+/** Submits every document, waits for each, and checks its documented outcome and the projection. */
+async function everyDocument(t: ExecutionContext, documents: DocumentCase[]) {
   const p = await pipeline(t);
-  const jobs = await Promise.all(
-    documents.map(async (file) => ({ file, ...(await p.submit({ content: new Uint8Array(readFileSync(new URL(file, corpus))), filename: file })) })),
-  );
-  for (const { file, jobId } of jobs) {
+  const jobs = await Promise.all(documents.map(async ({ name, content, outcome }) => ({ name, outcome, ...(await p.submit({ content, filename: name })) })));
+  for (const { name, outcome, jobId } of jobs) {
     const state = await p.runtime.waitFor(jobId, (s) => s.status !== 'active', { timeoutMs: 60_000 });
     const row = (await p.store.job(jobId))!;
-    t.is(row.stage, state.value as string, `${file}: the projection matches the snapshot`);
-    if (file === 'libreoffice-writer-password.pdf') {
-      t.like(row, { stage: 'failed', error: { stage: 'job_validated', code: 'PDF_ENCRYPTED' } }, file);
-    } else if (file === 'imagemagick-lzw.pdf') {
-      t.like(row, { stage: 'complete', chunks: 0 }, file);
+    t.is(row.stage, state.value as string, `${name}: the projection matches the snapshot`);
+    if (outcome === 'encrypted') {
+      t.like(row, { stage: 'failed', error: { stage: 'job_validated', code: 'PDF_ENCRYPTED' } }, name);
+    } else if (outcome === 'no-text') {
+      t.like(row, { stage: 'complete', chunks: 0 }, name);
       t.regex(row.warnings[0]!, /^NO_TEXT/);
     } else {
-      t.is(row.stage, 'complete', `${file}: ${JSON.stringify(row.error)}`);
-      t.true(row.chunks > 0, file);
-      t.is(row.embedded, row.chunks, file);
+      t.is(row.stage, 'complete', `${name}: ${JSON.stringify(row.error)}`);
+      t.true(row.chunks > 0, name);
+      t.is(row.embedded, row.chunks, name);
       const chunks = await p.store.chunks(jobId);
       t.is(chunks.length, row.chunks);
     }
@@ -49,6 +47,29 @@ serial('every corpus document goes through the pipeline on the local providers',
     { stage: 'complete', count: documents.length - 1 },
     { stage: 'failed', count: 1 },
   ]);
+}
+
+serial('a document of every kind goes through the pipeline on the local providers', async (t) => {
+  const documents = await everyKind();
+  t.is(documents.filter((d) => d.outcome === 'encrypted').length, 1, 'one failure, as the counts below expect');
+  await everyDocument(t, documents);
+});
+
+// Regression: a 6-page image-only PDF gave "---" page rules as its text, and they were chunked.
+serial('a scan of 6 pages ends complete with 0 chunks and a NO_TEXT warning', async (t) => {
+  const p = await pipeline(t);
+  const { jobId } = await p.submit({ content: await imageOnlyPdf(6), filename: 'scan.pdf' });
+  await p.runtime.waitFor(jobId, (s) => s.status !== 'active', { timeoutMs: 30_000 });
+  const row = (await p.store.job(jobId))!;
+  t.like(row, { stage: 'complete', chunks: 0, embedded: 0, error: null });
+  t.is(row.warnings.length, 1);
+  t.regex(row.warnings[0]!, /^NO_TEXT: /);
+  t.deepEqual(await p.store.chunks(jobId), []);
+  t.deepEqual(await p.store.document(jobId), { markdown: '', pages: 6 }, 'six pages counted, no text stored');
+});
+
+corpusSerial('every corpus document goes through the pipeline on the local providers', async (t) => {
+  await everyDocument(t, corpusDocuments());
 });
 
 serial('the same bytes again are the same job', async (t) => {
