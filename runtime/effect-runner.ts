@@ -1,15 +1,15 @@
 import type { AnyEventObject } from 'xstate';
 import type { Logger } from 'pino';
 import type { Clock } from './clock.js';
-import type { Database, Transaction } from './db/database.js';
+import type { Database } from './db/database.js';
 import { DocketError, isTransient, toErrorInfo, TransientError } from './errors.js';
+import { EffectResults } from './effect-results.js';
 import { Loop } from './loop.js';
 import type { Metrics } from './metrics.js';
 import type { AttemptLogEntry, ClaimedEffect, EffectQueries } from './queries/effects.js';
-import type { EffectEnd, StepQueries } from './queries/steps.js';
+import type { StepQueries } from './queries/steps.js';
 import type { Registry, RegisteredService } from './registry.js';
 import type { EffectSink, Stepper } from './stepper.js';
-import type { InboxEvent } from './step.js';
 import { DEFAULT_RETRY, retryDelayMs } from './retry.js';
 import type { RetryPolicy, RuntimeOptions } from './types.js';
 
@@ -33,18 +33,6 @@ export interface EffectRunnerOptions {
 }
 
 const DEFAULT_TIMEOUT_MS = 300_000;
-/** Results applied per transaction at most, and transactions applying them at once. */
-const MAX_FLUSH = 100;
-const FLUSHERS = 2;
-
-/** An invocation's result waiting to be recorded and applied. */
-interface Ending {
-  effect: ClaimedEffect;
-  end: EffectEnd;
-  reply: AnyEventObject;
-  resolve: (finished: boolean) => void;
-  reject: (error: unknown) => void;
-}
 
 interface Running {
   effect: ClaimedEffect;
@@ -63,13 +51,13 @@ export class EffectRunner extends Loop implements EffectSink {
   readonly #running = new Map<string, Running>();
   /** Slots promised to steps whose transactions have not committed yet. */
   #reserved = 0;
-  readonly #endings: Ending[] = [];
-  #flushing = 0;
+  readonly #results: EffectResults;
   #heartbeat: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: EffectRunnerOptions) {
     super(options.logger);
     this.pollIntervalMs = options.pollIntervalMs;
+    this.#results = new EffectResults({ ...options, keepTrying: () => this.running });
   }
 
   protected now(): number {
@@ -163,87 +151,12 @@ export class EffectRunner extends Loop implements EffectSink {
       clearTimeout(timer);
       stop.removeEventListener('abort', onStop);
     }
-    const finished = await this.#finish(
+    const finished = await this.#results.record(
       effect,
       { status: 'done', output: output ?? null },
       effect.kind === 'invoke' ? { type: `xstate.done.actor.${effect.childId}`, output: output ?? null } : null,
     );
     this.#settled(finished, 'effectsSucceeded', log, 'effect done');
-  }
-
-  /**
-   * Records how an effect ended. An invocation's result is applied to its instance in the same
-   * transaction, batched with whatever else finished meanwhile (no inbox round trip). Resolves
-   * false when the lease was lost or the effect was cancelled meanwhile: the result is dropped.
-   */
-  #finish(effect: ClaimedEffect, result: Parameters<EffectQueries['finish']>[4], reply: AnyEventObject | null): Promise<boolean> {
-    if (!reply) return this.options.queries.finish(this.options.db, effect, this.options.workerId, new Date(this.now()), result);
-    return new Promise((resolve, reject) => {
-      const end: EffectEnd = {
-        key: effect.idempotencyKey,
-        owner: this.options.workerId,
-        status: result.status,
-        output: result.output ?? null,
-        error: result.error ?? null,
-        log: result.log ? [result.log] : null,
-      };
-      this.#endings.push({ effect, end, reply, resolve, reject });
-      this.#flush();
-    });
-  }
-
-  #flush(): void {
-    while (this.#flushing < FLUSHERS && this.#endings.length > 0) {
-      const batch = this.#endings.splice(0, MAX_FLUSH);
-      this.#flushing += 1;
-      this.#applyEndings(batch, false)
-        .catch(async (error) => {
-          // A hook or statement failed: one at a time, each under a savepoint, to find it.
-          this.logger.warn({ err: error, batch: batch.length }, 'applying effect results failed; retrying one at a time');
-          for (const ending of batch) await this.#applyEndings([ending], true).catch(ending.reject);
-        })
-        .finally(() => {
-          this.#flushing -= 1;
-          this.#flush();
-        });
-    }
-  }
-
-  async #applyEndings(batch: Ending[], isolate: boolean): Promise<void> {
-    const { db, queries, stepQueries, stepper, registry, workerId, batchSize } = this.options;
-    const now = this.now();
-    const at = new Date(now);
-    const owned = await stepper.transact(db, async (tx, step) => {
-      // Instances first, then effects: the order a step takes them in, so no deadlock.
-      const claimed = await stepQueries.lock(tx, [...new Set(batch.map((e) => e.effect.instanceId))], batchSize);
-      const owned = await stepQueries.owned(tx, batch.map((e) => e.effect.idempotencyKey), workerId);
-      const items = new Map(claimed.map((c) => [c.instance.id, { claimed: c, arrivals: [] as InboxEvent[] }]));
-      const mine = batch.filter((e) => owned.has(e.effect.idempotencyKey));
-      const queued: Ending[] = [];
-      for (const ending of mine) {
-        const item = items.get(ending.effect.instanceId);
-        if (!item) continue; // the instance is gone
-        const reg = registry.machine(item.claimed.instance.machine)!;
-        // A full inbox must be applied first; a version this runtime cannot step waits for one that can.
-        if (item.claimed.inbox.length === batchSize || !stepper.canStep(reg, item.claimed.instance.machineVersion)) queued.push(ending);
-        else item.arrivals.push({ id: null, event: ending.reply, timerId: null, sourceEffect: ending.effect.idempotencyKey, availableAt: at, createdAt: at });
-      }
-      const toInbox = async (t: Transaction, endings: Ending[]) => {
-        for (const e of endings) await queries.reply(t, e.effect, e.reply, at);
-      };
-      await toInbox(tx, queued);
-      const ended = mine.map((e) => e.end);
-      await step([...items.values()].filter((item) => item.arrivals.length > 0), now, {
-        ended,
-        isolate,
-        onFailure: async (t) => {
-          await stepQueries.write(t, [], ended, at);
-          await toInbox(t, mine.filter((e) => !queued.includes(e) && items.has(e.effect.instanceId)));
-        },
-      });
-      return owned;
-    });
-    for (const ending of batch) ending.resolve(owned.has(ending.effect.idempotencyKey));
   }
 
   #resolve(effect: ClaimedEffect, machine: Parameters<Registry['service']>[0]): RegisteredService | undefined {
@@ -278,7 +191,7 @@ export class EffectRunner extends Loop implements EffectSink {
     const delay = retryDelayMs(policy, effect.attempts, retryAfterMs);
     const now = this.now();
     const info = toErrorInfo(error);
-    const kept = await this.options.queries.retry(this.options.db, effect, this.options.workerId, new Date(now), new Date(now + delay), info, {
+    const kept = await this.#results.retry(effect, new Date(now + delay), info, {
       ...attemptLog(effect, info, now, true),
       ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
     });
@@ -288,7 +201,7 @@ export class EffectRunner extends Loop implements EffectSink {
 
   async #fail(effect: ClaimedEffect, error: unknown, log: Logger): Promise<void> {
     const info = toErrorInfo(error);
-    const finished = await this.#finish(
+    const finished = await this.#results.record(
       effect,
       { status: 'failed', error: info, log: attemptLog(effect, info, this.now(), isTransient(error)) },
       effect.kind === 'invoke' ? { type: `xstate.error.actor.${effect.childId}`, error: { ...info, attempts: effect.attempts } } : null,

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { isTransientDatabaseError } from './db/errors.js';
 
 /**
  * A background loop with start(), a stop() that waits for the current turn, an abortable sleep and
@@ -54,7 +55,8 @@ export abstract class Loop {
         this.#errorDelayMs = 0;
       } catch (error) {
         this.#errorDelayMs = Math.min(Math.max(this.#errorDelayMs * 2, 100), 5_000);
-        this.logger.error({ err: error, retry_in_ms: this.#errorDelayMs }, 'worker loop turn failed');
+        if (isTransientDatabaseError(error)) this.logger.warn({ err: error, retry_in_ms: this.#errorDelayMs }, 'database unavailable or busy; worker loop backs off');
+        else this.logger.error({ err: error, retry_in_ms: this.#errorDelayMs }, 'worker loop turn failed');
         await this.#sleep(this.#errorDelayMs);
         continue;
       }

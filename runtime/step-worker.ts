@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Clock } from './clock.js';
 import type { Database } from './db/database.js';
+import { isTransientDatabaseError } from './db/errors.js';
 import { Loop } from './loop.js';
 import type { StepQueries } from './queries/steps.js';
 import type { Registry } from './registry.js';
@@ -56,7 +57,8 @@ export class StepWorker extends Loop {
         return true;
       });
     } catch (error) {
-      if (isolate) throw error;
+      // An outage or a lost race is no instance's fault: back off and try the same batch again.
+      if (isolate || isTransientDatabaseError(error)) throw error;
       this.logger.warn({ err: error }, 'batch step failed; stepping one instance at a time for a while');
       this.#isolatedTurns = this.options.claimLimit;
       return 'again';

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Clock } from './clock.js';
 import type { Database, Transaction } from './db/database.js';
+import { isTransientDatabaseError } from './db/errors.js';
 import { DocketError, toErrorInfo } from './errors.js';
 import type { Metrics } from './metrics.js';
 import type { ClaimedEffect } from './queries/effects.js';
@@ -120,6 +121,9 @@ export class Stepper {
     } catch (error) {
       await tx.query('ROLLBACK TO SAVEPOINT step');
       for (const p of pending.splice(mark)) this.sink?.unreserve(p.reserved);
+      // The database's trouble (a lost race, a statement timeout, a full disk), not the instance's:
+      // the whole transaction is retried later and nothing counts against the instance.
+      if (isTransientDatabaseError(error)) throw error;
       await options.onFailure?.(tx);
       for (const item of items) await this.#recordFailure(tx, item.claimed.instance.id, error, now);
     }

@@ -11,6 +11,8 @@ export interface PgDatabaseOptions {
    * had claimed: a hung (not dead) worker cannot hold an instance forever. Milliseconds, default 10000.
    */
   idleInTransactionTimeoutMs?: number;
+  /** How long to wait for a new connection before failing. Milliseconds, default 10000. */
+  connectTimeoutMs?: number;
   logger: Logger;
 }
 
@@ -30,6 +32,8 @@ export class PgDatabase implements Database {
     this.#pool = new pg.Pool({
       connectionString: options.connectionString,
       max: options.maxConnections ?? 10,
+      // A server that accepts TCP but never answers must not hang a step or a request forever.
+      connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000,
       options: `-c idle_in_transaction_session_timeout=${options.idleInTransactionTimeoutMs ?? 10_000}`,
     });
     // An idle client that errors (server restart) is removed by the pool; without a handler the
@@ -44,6 +48,15 @@ export class PgDatabase implements Database {
 
   async transaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<T> {
     const client = await this.#pool.connect();
+    // A checked-out client has no listener of the pool's: when the server ends the connection
+    // (a restart: 57P01) pg emits 'error', which without a listener ends the process. The query in
+    // flight fails on its own; this only keeps the error from being thrown at the process.
+    let lost: Error | undefined;
+    const onError = (error: Error) => {
+      lost = error;
+      this.#options.logger.warn({ err: error }, 'database connection lost in a transaction');
+    };
+    client.on('error', onError);
     const tx: Transaction = {
       exec: async (sql: string) => {
         await client.query(sql);
@@ -68,7 +81,8 @@ export class PgDatabase implements Database {
       }
       throw error;
     } finally {
-      client.release(broken);
+      client.off('error', onError);
+      client.release(broken ?? lost);
     }
   }
 
