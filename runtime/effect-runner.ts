@@ -4,6 +4,7 @@ import type { Clock } from './clock.js';
 import type { Database } from './db/database.js';
 import { DocketError, isTransient, toErrorInfo, TransientError } from './errors.js';
 import { EffectResults } from './effect-results.js';
+import type { LeaseKeeper } from './lease-keeper.js';
 import { Loop } from './loop.js';
 import type { Metrics } from './metrics.js';
 import type { AttemptLogEntry, ClaimedEffect, EffectQueries } from './queries/effects.js';
@@ -30,6 +31,7 @@ export interface EffectRunnerOptions {
   retry: Partial<RetryPolicy> | undefined;
   onEmit: RuntimeOptions['onEmit'];
   shutdownGraceMs: number;
+  leases: LeaseKeeper;
 }
 
 const DEFAULT_TIMEOUT_MS = 300_000;
@@ -52,7 +54,6 @@ export class EffectRunner extends Loop implements EffectSink {
   /** Slots promised to steps whose transactions have not committed yet. */
   #reserved = 0;
   readonly #results: EffectResults;
-  #heartbeat: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: EffectRunnerOptions) {
     super(options.logger);
@@ -62,13 +63,6 @@ export class EffectRunner extends Loop implements EffectSink {
 
   protected now(): number {
     return this.options.clock.now();
-  }
-
-  override start(): void {
-    super.start();
-    // Renew leases at a third of their length, so two missed beats still leave the lease held.
-    this.#heartbeat ??= setInterval(() => void this.#renewLeases(), Math.max(this.options.leaseMs / 3, 50));
-    this.#heartbeat.unref();
   }
 
   reserve(wanted: number): number {
@@ -105,6 +99,7 @@ export class EffectRunner extends Loop implements EffectSink {
     const done = this.#execute(effect, controller.signal)
       .catch((error) => this.logger.error({ err: error, ...fields(effect) }, 'effect bookkeeping failed; the lease will expire and another worker retries'))
       .finally(() => {
+        this.options.leases.drop(effect.idempotencyKey);
         this.#running.delete(effect.idempotencyKey);
         this.notify();
       });
@@ -122,6 +117,16 @@ export class EffectRunner extends Loop implements EffectSink {
       return this.#fail(effect, new DocketError('SERVICE_NOT_FOUND', `no service "${effect.service}" in the runtime's services or the machine's actors`), log);
     }
     const timeoutMs = service.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    const policy = { ...DEFAULT_RETRY, ...this.options.retry, ...service.retry };
+    if (effect.tookOver && effect.attempts > policy.maxAttempts) {
+      // Each attempt's worker died, hung or was killed before recording anything: running it again
+      // would only take the next worker down too. The attempt log holds one LEASE_EXPIRED per loss.
+      const lost = effect.attempts - 1;
+      return this.#fail(effect, new DocketError('EFFECT_ABANDONED', `the worker running this effect stopped (crashed, killed or hung) ${lost} times in a row`), log);
+    }
+    // Held past the attempt's own timeout by one lease, so a hung attempt's lease lapses and another
+    // worker may try, but a live one's never does.
+    this.options.leases.hold(effect.idempotencyKey, this.now() + timeoutMs + this.options.leaseMs);
     // Our own controller and timer rather than AbortSignal.any/timeout: on Node 20 the timeout signal
     // inside any() can be garbage-collected before it fires, and a plain timer can be cleared.
     const attempt = new AbortController();
@@ -220,16 +225,6 @@ export class EffectRunner extends Loop implements EffectSink {
     }
   }
 
-  async #renewLeases(): Promise<void> {
-    if (this.#running.size === 0) return;
-    const now = this.now();
-    try {
-      await this.options.queries.heartbeat(this.options.db, [...this.#running.keys()], this.options.workerId, new Date(now + this.options.leaseMs));
-    } catch (error) {
-      this.logger.warn({ err: error }, 'lease heartbeat failed');
-    }
-  }
-
   /** Stops claiming, lets running effects finish within the grace period, then aborts and releases the rest. */
   override async stop(): Promise<void> {
     await super.stop();
@@ -252,8 +247,7 @@ export class EffectRunner extends Loop implements EffectSink {
       if (released) this.logger.info({ released }, 'released effect leases');
       await Promise.all(left.map((r) => r.done));
     }
-    clearInterval(this.#heartbeat);
-    this.#heartbeat = undefined;
+    await this.options.leases.close();
   }
 }
 

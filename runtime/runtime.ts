@@ -3,6 +3,8 @@ import { z } from 'zod';
 import { systemClock } from './clock.js';
 import type { Database } from './db/database.js';
 import { maskUrl, openDatabase } from './db/open.js';
+import { PgDatabase } from './db/pg.js';
+import { ThreadLeaseKeeper, TimerLeaseKeeper } from './lease-keeper.js';
 import { EffectRunner } from './effect-runner.js';
 import { ConfigError, DatabaseUnavailableError, InstanceNotFoundError, RuntimeClosedError, WaitTimeoutError } from './errors.js';
 import { defaultLogger } from './logger.js';
@@ -62,6 +64,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     leaseMs: tuning.leaseMs,
   });
   const workers: StepWorker[] = [];
+  const effectQueries = new EffectQueries(schema);
   let effects: EffectRunner | undefined;
   if (tuning.worker) {
     for (let i = 0; i < tuning.stepConcurrency; i++) {
@@ -79,9 +82,14 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
         }),
       );
     }
+    const leaseOptions = { db, queries: effectQueries, clock, logger, workerId: tuning.workerId, leaseMs: tuning.leaseMs };
+    // A thread of its own where there are other processes to take over, and time is real time.
+    const leases =
+      db instanceof PgDatabase && clock === systemClock ? new ThreadLeaseKeeper(leaseOptions, db.connectionString) : new TimerLeaseKeeper(leaseOptions);
     effects = new EffectRunner({
+      leases,
       db,
-      queries: new EffectQueries(schema),
+      queries: effectQueries,
       stepQueries: steps,
       stepper,
       batchSize: tuning.stepBatchSize,

@@ -27,6 +27,11 @@ export class PgDatabase implements Database {
   readonly #reconnectHandlers = new Set<() => void>();
   #closed = false;
 
+  /** Where this pool connects; the lease keeper's thread opens its own connection there. */
+  get connectionString(): string {
+    return this.#options.connectionString;
+  }
+
   constructor(options: PgDatabaseOptions) {
     this.#options = options;
     this.#pool = new pg.Pool({

@@ -38,7 +38,11 @@ export class EffectQueries {
     const t = (name: string) => schema.table(name);
     // Due means: pending and its attempt time has come, or running and its lease has run out.
     this.#claim = `
-      UPDATE ${t('effects')} e SET status = 'running', attempts = e.attempts + 1, lease_owner = $1, due_at = $2, updated_at = $3
+      UPDATE ${t('effects')} e SET status = 'running', attempts = e.attempts + 1, lease_owner = $1, due_at = $2, updated_at = $3,
+        attempt_log = CASE WHEN due.status = 'running' THEN e.attempt_log || jsonb_build_array(jsonb_build_object(
+          'attempt', e.attempts, 'at', $3::timestamptz, 'code', 'LEASE_EXPIRED', 'transient', true,
+          'message', 'the worker holding the lease (' || coalesce(e.lease_owner, '?') || ') stopped renewing it: crashed, killed or hung'))
+          ELSE e.attempt_log END
       FROM (
         SELECT id, status FROM ${t('effects')}
         WHERE status IN ('pending', 'running') AND due_at <= $3 AND machine = ANY($5::text[])
@@ -102,6 +106,11 @@ export class EffectQueries {
       attempts: row.attempts,
       tookOver: row.took_over,
     }));
+  }
+
+  /** The renewal statement: $1 keys, $2 owner, $3 new lease end. The lease keeper's thread runs it on its own connection. */
+  get heartbeatSql(): string {
+    return this.#heartbeat;
   }
 
   async heartbeat(db: Queryable, keys: string[], owner: string, leaseUntil: Date): Promise<void> {

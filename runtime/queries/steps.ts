@@ -26,6 +26,7 @@ export interface EffectEnd {
 export class StepQueries {
   readonly #claim: string;
   readonly #lock: string;
+  readonly #read: string;
   readonly #owned: string;
   readonly #write: string;
   readonly #writeStart: string;
@@ -42,19 +43,22 @@ export class StepQueries {
            SELECT id::text AS id, event, timer_id, source_effect, available_at, created_at FROM ${t('events')}
            WHERE instance_id = i.id ORDER BY available_at, id LIMIT $1) e) AS inbox
       FROM ${t('instances')} i`;
+    // Locking and reading are two statements on purpose. A row lock that had to wait, or that found
+    // the row changed since the statement began, yields the row's newest version, while the rest of
+    // the statement (the inbox, the instance read through a join) keeps the statement's older
+    // snapshot: events another step had just consumed would be applied a second time. A second
+    // statement reads after the lock is held, with a snapshot that sees everything committed.
     this.#claim = `
-      WITH claimed AS (
-        SELECT i.id FROM ${t('instances')} i
-        JOIN unnest($3::text[], $4::int[]) AS known(machine, max_version)
-          ON i.machine = known.machine AND i.machine_version <= known.max_version
-        WHERE i.wake_at <= $2
-        ORDER BY i.wake_at
-        LIMIT $5
-        FOR NO KEY UPDATE OF i SKIP LOCKED
-      )
-      ${read} JOIN claimed USING (id)`;
+      SELECT i.id FROM ${t('instances')} i
+      JOIN unnest($2::text[], $3::int[]) AS known(machine, max_version)
+        ON i.machine = known.machine AND i.machine_version <= known.max_version
+      WHERE i.wake_at <= $1
+      ORDER BY i.wake_at
+      LIMIT $4
+      FOR NO KEY UPDATE OF i SKIP LOCKED`;
     // Named instances, waiting for their locks; taken in id order, so two lockers cannot deadlock.
-    this.#lock = `${read} WHERE i.id = ANY($2::uuid[]) ORDER BY i.id FOR NO KEY UPDATE OF i`;
+    this.#lock = `SELECT id FROM ${t('instances')} WHERE id = ANY($1::uuid[]) ORDER BY id FOR NO KEY UPDATE`;
+    this.#read = `${read} WHERE i.id = ANY($2::uuid[]) ORDER BY i.id`;
     // Which of these effects this worker still holds, locked until commit (taken after the instances).
     this.#owned = `
       SELECT idempotency_key FROM ${t('effects')}
@@ -132,13 +136,19 @@ export class StepQueries {
     limit: number,
     inboxLimit: number,
   ): Promise<Claimed[]> {
-    const { rows } = await tx.query<ClaimRow>(this.#claim, [inboxLimit, now, filter.names, filter.maxVersions, limit]);
-    return rows.map(toClaimed);
+    const { rows } = await tx.query<{ id: string }>(this.#claim, [now, filter.names, filter.maxVersions, limit]);
+    return this.#readLocked(tx, rows.map((row) => row.id), inboxLimit);
   }
 
   /** Locks the named instances (waiting for steps that hold them) and reads their inboxes. */
   async lock(tx: Queryable, instanceIds: string[], inboxLimit: number): Promise<Claimed[]> {
-    const { rows } = await tx.query<ClaimRow>(this.#lock, [inboxLimit, instanceIds]);
+    const { rows } = await tx.query<{ id: string }>(this.#lock, [instanceIds]);
+    return this.#readLocked(tx, rows.map((row) => row.id), inboxLimit);
+  }
+
+  async #readLocked(tx: Queryable, ids: string[], inboxLimit: number): Promise<Claimed[]> {
+    if (ids.length === 0) return [];
+    const { rows } = await tx.query<ClaimRow>(this.#read, [inboxLimit, ids]);
     return rows.map(toClaimed);
   }
 

@@ -66,3 +66,61 @@ multiProcess('an event sent by another process wakes this one through NOTIFY, no
   t.log(`event sent in another process applied ${lagMs} ms after its commit`);
   t.true(lagMs < 60_000, 'well before the safety poll');
 });
+
+multiProcess('a main thread kept busy by a synchronous service keeps its lease: no other process takes the effect over', async (t) => {
+  const h = await harness(t);
+  let go!: () => void;
+  const ready = new Promise<void>((resolve) => (go = resolve));
+  let calls = 0;
+  const busy = await h.runtime({
+    machines: { invoker, recorder },
+    leaseMs: 600,
+    services: {
+      work: async () => {
+        calls += 1;
+        await ready;
+        // Five leases of pure CPU on the main thread: no timer of this thread can fire meanwhile.
+        const until = Date.now() + 3_000;
+        while (Date.now() < until);
+        return 'finished on the busy thread';
+      },
+    },
+  });
+  const id = await busy.start('invoker', { input: 'x' });
+  await eventually(() => calls === 1);
+  const rival = forkWorker(t, { scenario: 'hang-effect', database: postgresUrl, schema: h.db.schema, leaseMs: 600 });
+  await rival.next('ready');
+  go();
+  const state = await busy.waitFor(id, (s) => s.status === 'done', { timeoutMs: 15_000 });
+  t.like(state, { value: 'ok', context: { output: 'finished on the busy thread' } });
+  await t.throwsAsync(rival.next('in-effect', 500), undefined, 'the other process never ran the effect');
+  const [effect] = await h.db.query<{ attempts: number; attempt_log: unknown[] }>(`SELECT attempts, attempt_log FROM "${h.db.schema}".effects`);
+  t.like(effect, { attempts: 1, attempt_log: [] });
+});
+
+multiProcess('an effect whose workers keep dying fails after its attempts with EFFECT_ABANDONED, each loss recorded', async (t) => {
+  const h = await harness(t);
+  const client = await h.runtime({ machines: { invoker, recorder }, worker: false });
+  let id: string | undefined;
+  for (let victim = 1; victim <= 2; victim++) {
+    const worker = forkWorker(t, { scenario: 'hang-effect', database: postgresUrl, schema: h.db.schema, leaseMs: 500 });
+    await worker.next('ready');
+    id ??= await client.start('invoker', { input: 'poison' });
+    await worker.next('in-effect');
+    await worker.kill('SIGKILL');
+  }
+  let ran = false;
+  const survivor = await h.runtime({
+    machines: { invoker, recorder },
+    leaseMs: 500,
+    retry: { maxAttempts: 2 },
+    services: { work: async () => ((ran = true), 'should not run') },
+  });
+  const state = await survivor.waitFor<{ error: { code: string; attempts: number } }>(id!, (s) => s.status === 'done', { timeoutMs: 15_000 });
+  t.is(state.value, 'failed');
+  t.like(state.context.error, { code: 'EFFECT_ABANDONED', attempts: 3 });
+  t.false(ran, 'a third worker was not sacrificed');
+  const [effect] = await h.db.query<{ status: string; attempt_log: { code: string }[] }>(`SELECT status, attempt_log FROM "${h.db.schema}".effects`);
+  t.is(effect!.status, 'failed');
+  t.deepEqual(effect!.attempt_log.map((e) => e.code), ['LEASE_EXPIRED', 'LEASE_EXPIRED', 'EFFECT_ABANDONED']);
+});
