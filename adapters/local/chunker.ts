@@ -1,10 +1,12 @@
-import { cl100k, countTokens } from './tokens.js';
+import { cl100kTokenizer, encodeBounded, MAX_RUN, type Tokenizer } from './tokens.js';
 
 export interface ChunkerOptions {
   /** Target size of a chunk in cl100k tokens. Default 512. */
   maxTokens?: number;
   /** Tokens repeated from the end of one chunk at the start of the next. Default 15% of maxTokens. */
   overlapTokens?: number;
+  /** Counts tokens; cl100k_base by default. Tests inject one to watch what is encoded. */
+  tokenizer?: Tokenizer;
 }
 
 export interface Chunk {
@@ -16,6 +18,15 @@ export interface Chunk {
   headers: string[];
   /** Character offset of the chunk's section in the source. */
   offset: number;
+}
+
+/** A paragraph, a sentence or a token window, with its tokens counted once. */
+interface Unit {
+  text: string;
+  /** Tokens of the text alone. */
+  tokens: number;
+  /** Tokens of the text followed by the blank line that joins it to the next unit. */
+  joined: number;
 }
 
 interface Section {
@@ -35,10 +46,11 @@ const FENCE = /^(```|~~~)/;
 export function chunkMarkdown(markdown: string, options: ChunkerOptions = {}): Chunk[] {
   const maxTokens = options.maxTokens ?? 512;
   const overlap = options.overlapTokens ?? Math.round(maxTokens * 0.15);
+  const tokenizer = options.tokenizer ?? cl100kTokenizer;
   const chunks: Chunk[] = [];
   for (const section of sections(markdown)) {
-    for (const text of pieces(section.text, maxTokens, overlap)) {
-      chunks.push({ index: chunks.length, text, tokens: countTokens(text), headers: section.headers, offset: section.offset });
+    for (const { text, tokens } of pieces(units(section.text, maxTokens, tokenizer), maxTokens, overlap)) {
+      chunks.push({ index: chunks.length, text, tokens, headers: section.headers, offset: section.offset });
     }
   }
   return chunks;
@@ -68,53 +80,82 @@ function sections(markdown: string): Section[] {
   return out;
 }
 
-/** Paragraphs, then sentences, then (for a run-on giant) raw token windows: units that fit in a chunk. */
-function units(text: string, maxTokens: number): string[] {
-  const out: string[] = [];
+/**
+ * Paragraphs, then sentences, then (for a run-on giant) raw token windows: units that fit in a chunk.
+ * Each text is encoded once and its count reused for packing, overlap and the chunk's count; only a
+ * paragraph too big for a chunk is encoded again as sentences, so at most about 2x the input is
+ * encoded (3x for the windows of a giant sentence), each piece bounded (tokens.ts).
+ */
+function units(text: string, maxTokens: number, tokenizer: Tokenizer): Unit[] {
+  const out: Unit[] = [];
   for (const paragraph of text.split(/\n{2,}/).map((p) => p.trim()).filter(Boolean)) {
-    if (countTokens(paragraph) <= maxTokens) {
-      out.push(paragraph);
+    const ids = encodeBounded(tokenizer, paragraph);
+    if (ids.length <= maxTokens) {
+      out.push(unit(paragraph, ids.length, tokenizer));
       continue;
     }
-    for (const sentence of paragraph.split(/(?<=[.!?])\s+/)) {
-      if (countTokens(sentence) <= maxTokens) out.push(sentence);
-      else out.push(...tokenWindows(sentence, maxTokens));
+    const sentences = paragraph.split(/(?<=[.!?])\s+/);
+    for (const sentence of sentences) {
+      const sentenceIds = sentences.length === 1 ? ids : encodeBounded(tokenizer, sentence);
+      if (sentenceIds.length <= maxTokens) out.push(unit(sentence, sentenceIds.length, tokenizer));
+      else out.push(...tokenWindows(sentenceIds, maxTokens, tokenizer));
     }
   }
   return out;
 }
 
-function tokenWindows(text: string, size: number): string[] {
-  const enc = cl100k();
-  const ids = enc.encode(text);
-  const out: string[] = [];
-  for (let i = 0; i < ids.length; i += size) out.push(enc.decode(ids.slice(i, i + size)));
+function tokenWindows(ids: number[], size: number, tokenizer: Tokenizer): Unit[] {
+  const out: Unit[] = [];
+  for (let i = 0; i < ids.length; i += size) {
+    // Decoded and encoded again, the window may not split where the ids did: count it as text.
+    const text = tokenizer.decode(ids.slice(i, i + size)).trim();
+    if (text) out.push(unit(text, encodeBounded(tokenizer, text).length, tokenizer));
+  }
   return out;
+}
+
+const TRAILING_PUNCTUATION = /(?: ?[^\s\p{L}\p{N}]+)$/u;
+
+/**
+ * A unit and its count when a blank line follows it. cl100k's pre-tokenizer keeps "\n\n" a piece
+ * of its own (one token) unless the text ends in punctuation, which takes the newlines into its
+ * piece; the next unit's pieces never change. So the exact count of units joined by blank lines is
+ * the sum of their `joined` counts less the last one's newline: no need to encode the chunk again.
+ */
+function unit(text: string, tokens: number, tokenizer: Tokenizer): Unit {
+  // Only the tail can hold the last piece; a longer punctuation run is sliced anyway (tokens.ts).
+  const tail = TRAILING_PUNCTUATION.exec(text.slice(-(MAX_RUN + 2)));
+  if (!tail) return { text, tokens, joined: tokens + 1 };
+  const piece = tail[0];
+  return { text, tokens, joined: tokens - encodeBounded(tokenizer, piece).length + encodeBounded(tokenizer, `${piece}\n\n`).length };
 }
 
 /** Packs units into chunks of at most maxTokens, each new chunk opening with the previous one's tail. */
-function pieces(text: string, maxTokens: number, overlap: number): string[] {
-  const out: string[] = [];
-  let current: { text: string; tokens: number }[] = [];
+function pieces(units: Unit[], maxTokens: number, overlap: number): { text: string; tokens: number }[] {
+  const out: { text: string; tokens: number }[] = [];
+  let current: Unit[] = [];
+  // The sum of `joined`: the chunk's tokens plus the blank line that would follow it.
   let size = 0;
-  for (const unit of units(text, maxTokens)) {
-    // One more token for the blank line that joins units, so the joined chunk stays within budget.
-    const tokens = countTokens(unit) + 1;
-    if (size + tokens > maxTokens && current.length > 0) {
-      out.push(current.map((u) => u.text).join('\n\n'));
+  const flush = () => {
+    const last = current[current.length - 1]!;
+    out.push({ text: current.map((u) => u.text).join('\n\n'), tokens: size - last.joined + last.tokens });
+  };
+  for (const next of units) {
+    if (size + next.joined > maxTokens && current.length > 0) {
+      flush();
       // Carry whole units from the end while they fit in the overlap budget.
-      const carried: typeof current = [];
+      const carried: Unit[] = [];
       let carriedSize = 0;
-      for (let i = current.length - 1; i >= 0 && carriedSize + current[i]!.tokens <= overlap; i--) {
+      for (let i = current.length - 1; i >= 0 && carriedSize + current[i]!.joined <= overlap; i--) {
         carried.unshift(current[i]!);
-        carriedSize += current[i]!.tokens;
+        carriedSize += current[i]!.joined;
       }
-      current = carriedSize + tokens <= maxTokens ? carried : [];
+      current = carriedSize + next.joined <= maxTokens ? carried : [];
       size = current === carried ? carriedSize : 0;
     }
-    current.push({ text: unit, tokens });
-    size += tokens;
+    current.push(next);
+    size += next.joined;
   }
-  if (current.length > 0) out.push(current.map((u) => u.text).join('\n\n'));
+  if (current.length > 0) flush();
   return out;
 }
