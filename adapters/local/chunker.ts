@@ -1,11 +1,11 @@
-import { cl100kTokenizer, encodeBounded, MAX_RUN, type Tokenizer } from './tokens.js';
+import { MAX_PIECE_BYTES, PieceEncoder, type Tokenizer } from './tokens.js';
 
 export interface ChunkerOptions {
   /** Target size of a chunk in cl100k tokens. Default 512. */
   maxTokens?: number;
   /** Tokens repeated from the end of one chunk at the start of the next. Default 15% of maxTokens. */
   overlapTokens?: number;
-  /** Counts tokens; cl100k_base by default. Tests inject one to watch what is encoded. */
+  /** cl100k_base by default; tests inject one to watch what it is asked to encode. */
   tokenizer?: Tokenizer;
 }
 
@@ -46,10 +46,10 @@ const FENCE = /^(```|~~~)/;
 export function chunkMarkdown(markdown: string, options: ChunkerOptions = {}): Chunk[] {
   const maxTokens = options.maxTokens ?? 512;
   const overlap = options.overlapTokens ?? Math.round(maxTokens * 0.15);
-  const tokenizer = options.tokenizer ?? cl100kTokenizer;
+  const encoder = new PieceEncoder(options.tokenizer);
   const chunks: Chunk[] = [];
   for (const section of sections(markdown)) {
-    for (const { text, tokens } of pieces(units(section.text, maxTokens, tokenizer), maxTokens, overlap)) {
+    for (const { text, tokens } of pieces(units(section.text, maxTokens, encoder), maxTokens, overlap)) {
       chunks.push({ index: chunks.length, text, tokens, headers: section.headers, offset: section.offset });
     }
   }
@@ -82,34 +82,35 @@ function sections(markdown: string): Section[] {
 
 /**
  * Paragraphs, then sentences, then (for a run-on giant) raw token windows: units that fit in a chunk.
- * Each text is encoded once and its count reused for packing, overlap and the chunk's count; only a
- * paragraph too big for a chunk is encoded again as sentences, so at most about 2x the input is
- * encoded (3x for the windows of a giant sentence), each piece bounded (tokens.ts).
+ * Each unit is counted once and its count reused for packing, overlap and the chunk's count (the
+ * chunk is never encoded again); only a paragraph too big for a chunk is counted again as
+ * sentences. The encoder bounds and remembers pieces (tokens.ts), so all of it is linear.
  */
-function units(text: string, maxTokens: number, tokenizer: Tokenizer): Unit[] {
+function units(text: string, maxTokens: number, encoder: PieceEncoder): Unit[] {
   const out: Unit[] = [];
   for (const paragraph of text.split(/\n{2,}/).map((p) => p.trim()).filter(Boolean)) {
-    const ids = encodeBounded(tokenizer, paragraph);
-    if (ids.length <= maxTokens) {
-      out.push(unit(paragraph, ids.length, tokenizer));
+    const tokens = encoder.count(paragraph);
+    if (tokens <= maxTokens) {
+      out.push(unit(paragraph, tokens, encoder));
       continue;
     }
     const sentences = paragraph.split(/(?<=[.!?])\s+/);
     for (const sentence of sentences) {
-      const sentenceIds = sentences.length === 1 ? ids : encodeBounded(tokenizer, sentence);
-      if (sentenceIds.length <= maxTokens) out.push(unit(sentence, sentenceIds.length, tokenizer));
-      else out.push(...tokenWindows(sentenceIds, maxTokens, tokenizer));
+      const sentenceTokens = sentences.length === 1 ? tokens : encoder.count(sentence);
+      if (sentenceTokens <= maxTokens) out.push(unit(sentence, sentenceTokens, encoder));
+      else out.push(...tokenWindows(sentence, maxTokens, encoder));
     }
   }
   return out;
 }
 
-function tokenWindows(ids: number[], size: number, tokenizer: Tokenizer): Unit[] {
+function tokenWindows(text: string, size: number, encoder: PieceEncoder): Unit[] {
+  const ids = encoder.encode(text);
   const out: Unit[] = [];
   for (let i = 0; i < ids.length; i += size) {
     // Decoded and encoded again, the window may not split where the ids did: count it as text.
-    const text = tokenizer.decode(ids.slice(i, i + size)).trim();
-    if (text) out.push(unit(text, encodeBounded(tokenizer, text).length, tokenizer));
+    const window = encoder.decode(ids.slice(i, i + size)).trim();
+    if (window) out.push(unit(window, encoder.count(window), encoder));
   }
   return out;
 }
@@ -122,12 +123,12 @@ const TRAILING_PUNCTUATION = /(?: ?[^\s\p{L}\p{N}]+)$/u;
  * piece; the next unit's pieces never change. So the exact count of units joined by blank lines is
  * the sum of their `joined` counts less the last one's newline: no need to encode the chunk again.
  */
-function unit(text: string, tokens: number, tokenizer: Tokenizer): Unit {
+function unit(text: string, tokens: number, encoder: PieceEncoder): Unit {
   // Only the tail can hold the last piece; a longer punctuation run is sliced anyway (tokens.ts).
-  const tail = TRAILING_PUNCTUATION.exec(text.slice(-(MAX_RUN + 2)));
+  const tail = TRAILING_PUNCTUATION.exec(text.slice(-(MAX_PIECE_BYTES + 2)));
   if (!tail) return { text, tokens, joined: tokens + 1 };
   const piece = tail[0];
-  return { text, tokens, joined: tokens - encodeBounded(tokenizer, piece).length + encodeBounded(tokenizer, `${piece}\n\n`).length };
+  return { text, tokens, joined: tokens - encoder.count(piece) + encoder.count(`${piece}\n\n`) };
 }
 
 /** Packs units into chunks of at most maxTokens, each new chunk opening with the previous one's tail. */
