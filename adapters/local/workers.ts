@@ -1,12 +1,13 @@
 import { availableParallelism } from 'node:os';
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { AdapterError } from '../errors.js';
 import type { Chunk, ChunkerOptions } from './chunker.js';
 import type { DocumentType } from './file-type.js';
 import type { ParsedDocument } from './parser.js';
-import type { WorkerOutcome, WorkerTask } from './worker.js';
+import { STARTED, type TaskInput, type WorkerOutcome, type WorkerTask } from './worker.js';
 
 export interface DocumentWorkerOptions {
   /** Worker threads, each running one document at a time. Default `os.availableParallelism()`. */
@@ -14,7 +15,8 @@ export interface DocumentWorkerOptions {
   /**
    * Longest one task may run in its thread (parsing a document, chunking it, or embedding one
    * batch), milliseconds, default 120000. Past it the thread is terminated and the task fails with
-   * PARSE_TIMEOUT. Time spent waiting for a free thread does not count.
+   * PARSE_TIMEOUT. Time spent waiting for a free thread, or starting one and loading its modules,
+   * does not count.
    */
   timeLimitMs?: number;
   /** Heap of each thread (V8's old generation), MB, default 1024. Past it: DOCUMENT_TOO_COMPLEX. */
@@ -34,6 +36,12 @@ export interface TaskOptions {
  * The thread's entry, beside this module: worker.js once compiled to JavaScript; from TypeScript
  * sources (under tsx), a small bootstrap that registers tsx in the thread and loads worker.ts.
  */
+/**
+ * How long a thread may take to start and load the modules of a task before the task fails with a
+ * transient WORKER_START_TIMEOUT (an overloaded machine, not the document; retried later).
+ */
+const STARTUP_MS = 60_000;
+
 const ENTRY = extname(fileURLToPath(import.meta.url)) === '.ts' ? new URL('./worker-tsx.mjs', import.meta.url) : new URL('./worker.js', import.meta.url);
 
 /**
@@ -52,7 +60,10 @@ export class DocumentWorkers {
   readonly maxPdfPages: number;
   readonly #pool: Piscina<WorkerTask, WorkerOutcome>;
   #running = 0;
+  #nextId = 0;
   readonly #waiting = new Set<() => void>();
+  /** Called when the thread running task `id` has loaded its modules and begins. */
+  readonly #starting = new Map<number, () => void>();
   #closed = false;
 
   constructor(options: DocumentWorkerOptions = {}) {
@@ -71,6 +82,14 @@ export class DocumentWorkers {
     });
     // Without a listener, a thread failing between tasks would throw in the main thread.
     this.#pool.on('error', (error: unknown) => options.logger?.warn({ err: error }, 'a document worker thread failed between tasks; it is replaced'));
+    this.#pool.on('message', (message: { [STARTED]?: number }) => {
+      if (typeof message?.[STARTED] === 'number') this.#starting.get(message[STARTED])?.();
+    });
+  }
+
+  /** The threads alive now (they start on demand), so tests can watch one end. */
+  get liveThreads(): readonly Worker[] {
+    return this.#pool.threads;
   }
 
   /** Parses a document (PDF, HTML, Markdown, text) to Markdown in a worker thread. */
@@ -96,20 +115,27 @@ export class DocumentWorkers {
     await this.#pool.destroy();
   }
 
-  async #run<T>(task: WorkerTask, what: string, signal: AbortSignal | undefined): Promise<T> {
+  async #run<T>(task: TaskInput, what: string, signal: AbortSignal | undefined): Promise<T> {
     await this.#acquire(signal);
-    // The limit starts when a thread is free for the task, not when it was queued behind others.
+    const id = (this.#nextId += 1);
+    // The limit starts when the thread begins the work, not while the task waits for a thread or
+    // the thread starts and loads its modules (allowed STARTUP_MS for that).
     const limit = new AbortController();
-    const timer = setTimeout(() => limit.abort(), this.timeLimitMs);
-    const stop = () => limit.abort();
+    let timer = setTimeout(() => limit.abort('startup'), STARTUP_MS);
+    this.#starting.set(id, () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => limit.abort('time limit'), this.timeLimitMs);
+    });
+    const stop = () => limit.abort('caller');
     signal?.addEventListener('abort', stop, { once: true });
     let outcome: WorkerOutcome;
     try {
-      outcome = await this.#pool.run(task, { signal: limit.signal });
+      outcome = await this.#pool.run({ ...task, id }, { signal: limit.signal });
     } catch (error) {
-      throw this.#classify(error, what, signal);
+      throw this.#classify(error, what, limit.signal.reason);
     } finally {
       clearTimeout(timer);
+      this.#starting.delete(id);
       signal?.removeEventListener('abort', stop);
       this.#release();
     }
@@ -117,10 +143,13 @@ export class DocumentWorkers {
     return outcome.value as T;
   }
 
-  #classify(error: unknown, what: string, signal: AbortSignal | undefined): AdapterError {
-    if (signal?.aborted) return new AdapterError('ABORTED', `${what} was stopped`, { transient: true, cause: error });
+  #classify(error: unknown, what: string, aborted: unknown): AdapterError {
+    if (aborted === 'caller') return new AdapterError('ABORTED', `${what} was stopped`, { transient: true, cause: error });
     if (this.#closed) return closedError(error);
-    if ((error as { name?: string }).name === 'AbortError') {
+    if (aborted === 'startup') {
+      return new AdapterError('WORKER_START_TIMEOUT', `no worker thread could start ${what} within ${STARTUP_MS} ms`, { transient: true, cause: error });
+    }
+    if (aborted === 'time limit') {
       return new AdapterError('PARSE_TIMEOUT', `${what} took longer than the limit of ${this.timeLimitMs} ms; it was stopped`, { cause: error });
     }
     if ((error as { code?: string }).code === 'ERR_WORKER_OUT_OF_MEMORY') {

@@ -55,6 +55,22 @@ export function manyPagesPdf(pages = 20_000): Buffer {
   ]);
 }
 
+/**
+ * One page whose font maps a glyph to U+0000 through its ToUnicode CMap: PDF.js extracts "A\u0000A",
+ * which a Postgres text column refuses (SQLSTATE 22021).
+ */
+export function nulGlyphPdf(): Buffer {
+  const cmap = '/CIDInit /ProcSet findresource begin 12 dict begin begincmap /CMapName /NulMap def 1 begincodespacerange <00> <FF> endcodespacerange 2 beginbfchar <41> <0041> <42> <0000> endbfchar endcmap CMapName currentdict /CMap defineresource pop end end';
+  return pdfOf([
+    '<< /Type /Catalog /Pages 2 0 R >>',
+    '<< /Type /Pages /Kids [3 0 R] /Count 1 >>',
+    '<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>',
+    stream(Buffer.from('BT /F1 12 Tf 72 720 Td (ABA) Tj ET'), false),
+    '<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /ToUnicode 6 0 R >>',
+    stream(Buffer.from(cmap), false),
+  ]);
+}
+
 /** One word of `length` letters: a single BPE piece for cl100k's pre-tokenizer. */
 export function oneWord(length = 50 * 1024): string {
   return 'a'.repeat(length);
