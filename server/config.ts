@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 
 /**
@@ -25,6 +26,17 @@ const schema = z.object({
   PUBLIC_URL: z.url().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   WORKER_CONCURRENCY: z.coerce.number().int().positive().default(2),
+  /** Worker threads that parse, chunk and embed locally, off the main thread; default one a core. */
+  DOCUMENT_WORKERS: z.coerce.number().int().min(1).max(256).default(() => availableParallelism()),
+  /**
+   * Longest a document may parse or chunk (or a batch embed) in its thread, milliseconds; then
+   * PARSE_TIMEOUT. At most 240000: the runtime aborts any effect after 300000 as a transient failure.
+   */
+  DOCUMENT_TIME_LIMIT_MS: z.coerce.number().int().min(100).max(240_000).default(120_000),
+  /** Heap of each document thread, MB; a document needing more fails with DOCUMENT_TOO_COMPLEX. */
+  DOCUMENT_MEMORY_MB: z.coerce.number().int().min(32).max(65_536).default(1024),
+  /** PDFs with more pages fail with PAGE_LIMIT before any text is extracted. */
+  MAX_PDF_PAGES: z.coerce.number().int().min(1).default(2000),
 });
 
 export type Config = z.infer<typeof schema>;

@@ -1,10 +1,12 @@
-import { cl100k, countTokens } from './tokens.js';
+import { MAX_PIECE_BYTES, PieceEncoder, type Tokenizer } from './tokens.js';
 
 export interface ChunkerOptions {
   /** Target size of a chunk in cl100k tokens. Default 512. */
   maxTokens?: number;
   /** Tokens repeated from the end of one chunk at the start of the next. Default 15% of maxTokens. */
   overlapTokens?: number;
+  /** cl100k_base by default; tests inject one to watch what it is asked to encode. */
+  tokenizer?: Tokenizer;
 }
 
 export interface Chunk {
@@ -16,6 +18,15 @@ export interface Chunk {
   headers: string[];
   /** Character offset of the chunk's section in the source. */
   offset: number;
+}
+
+/** A paragraph, a sentence or a token window, with its tokens counted once. */
+interface Unit {
+  text: string;
+  /** Tokens of the text alone. */
+  tokens: number;
+  /** Tokens of the text followed by the blank line that joins it to the next unit. */
+  joined: number;
 }
 
 interface Section {
@@ -35,10 +46,11 @@ const FENCE = /^(```|~~~)/;
 export function chunkMarkdown(markdown: string, options: ChunkerOptions = {}): Chunk[] {
   const maxTokens = options.maxTokens ?? 512;
   const overlap = options.overlapTokens ?? Math.round(maxTokens * 0.15);
+  const encoder = new PieceEncoder(options.tokenizer);
   const chunks: Chunk[] = [];
   for (const section of sections(markdown)) {
-    for (const text of pieces(section.text, maxTokens, overlap)) {
-      chunks.push({ index: chunks.length, text, tokens: countTokens(text), headers: section.headers, offset: section.offset });
+    for (const { text, tokens } of pieces(units(section.text, maxTokens, encoder), maxTokens, overlap)) {
+      chunks.push({ index: chunks.length, text, tokens, headers: section.headers, offset: section.offset });
     }
   }
   return chunks;
@@ -68,53 +80,83 @@ function sections(markdown: string): Section[] {
   return out;
 }
 
-/** Paragraphs, then sentences, then (for a run-on giant) raw token windows: units that fit in a chunk. */
-function units(text: string, maxTokens: number): string[] {
-  const out: string[] = [];
+/**
+ * Paragraphs, then sentences, then (for a run-on giant) raw token windows: units that fit in a chunk.
+ * Each unit is counted once and its count reused for packing, overlap and the chunk's count (the
+ * chunk is never encoded again); only a paragraph too big for a chunk is counted again as
+ * sentences. The encoder bounds and remembers pieces (tokens.ts), so all of it is linear.
+ */
+function units(text: string, maxTokens: number, encoder: PieceEncoder): Unit[] {
+  const out: Unit[] = [];
   for (const paragraph of text.split(/\n{2,}/).map((p) => p.trim()).filter(Boolean)) {
-    if (countTokens(paragraph) <= maxTokens) {
-      out.push(paragraph);
+    const tokens = encoder.count(paragraph);
+    if (tokens <= maxTokens) {
+      out.push(unit(paragraph, tokens, encoder));
       continue;
     }
-    for (const sentence of paragraph.split(/(?<=[.!?])\s+/)) {
-      if (countTokens(sentence) <= maxTokens) out.push(sentence);
-      else out.push(...tokenWindows(sentence, maxTokens));
+    const sentences = paragraph.split(/(?<=[.!?])\s+/);
+    for (const sentence of sentences) {
+      const sentenceTokens = sentences.length === 1 ? tokens : encoder.count(sentence);
+      if (sentenceTokens <= maxTokens) out.push(unit(sentence, sentenceTokens, encoder));
+      else out.push(...tokenWindows(sentence, maxTokens, encoder));
     }
   }
   return out;
 }
 
-function tokenWindows(text: string, size: number): string[] {
-  const enc = cl100k();
-  const ids = enc.encode(text);
-  const out: string[] = [];
-  for (let i = 0; i < ids.length; i += size) out.push(enc.decode(ids.slice(i, i + size)));
+function tokenWindows(text: string, size: number, encoder: PieceEncoder): Unit[] {
+  const ids = encoder.encode(text);
+  const out: Unit[] = [];
+  for (let i = 0; i < ids.length; i += size) {
+    // Decoded and encoded again, the window may not split where the ids did: count it as text.
+    const window = encoder.decode(ids.slice(i, i + size)).trim();
+    if (window) out.push(unit(window, encoder.count(window), encoder));
+  }
   return out;
+}
+
+const TRAILING_PUNCTUATION = /(?: ?[^\s\p{L}\p{N}]+)$/u;
+
+/**
+ * A unit and its count when a blank line follows it. cl100k's pre-tokenizer keeps "\n\n" a piece
+ * of its own (one token) unless the text ends in punctuation, which takes the newlines into its
+ * piece; the next unit's pieces never change. So the exact count of units joined by blank lines is
+ * the sum of their `joined` counts less the last one's newline: no need to encode the chunk again.
+ */
+function unit(text: string, tokens: number, encoder: PieceEncoder): Unit {
+  // Only the tail can hold the last piece; a longer punctuation run is sliced anyway (tokens.ts).
+  const tail = TRAILING_PUNCTUATION.exec(text.slice(-(MAX_PIECE_BYTES + 2)));
+  if (!tail) return { text, tokens, joined: tokens + 1 };
+  const piece = tail[0];
+  return { text, tokens, joined: tokens - encoder.count(piece) + encoder.count(`${piece}\n\n`) };
 }
 
 /** Packs units into chunks of at most maxTokens, each new chunk opening with the previous one's tail. */
-function pieces(text: string, maxTokens: number, overlap: number): string[] {
-  const out: string[] = [];
-  let current: { text: string; tokens: number }[] = [];
+function pieces(units: Unit[], maxTokens: number, overlap: number): { text: string; tokens: number }[] {
+  const out: { text: string; tokens: number }[] = [];
+  let current: Unit[] = [];
+  // The sum of `joined`: the chunk's tokens plus the blank line that would follow it.
   let size = 0;
-  for (const unit of units(text, maxTokens)) {
-    // One more token for the blank line that joins units, so the joined chunk stays within budget.
-    const tokens = countTokens(unit) + 1;
-    if (size + tokens > maxTokens && current.length > 0) {
-      out.push(current.map((u) => u.text).join('\n\n'));
+  const flush = () => {
+    const last = current[current.length - 1]!;
+    out.push({ text: current.map((u) => u.text).join('\n\n'), tokens: size - last.joined + last.tokens });
+  };
+  for (const next of units) {
+    if (size + next.joined > maxTokens && current.length > 0) {
+      flush();
       // Carry whole units from the end while they fit in the overlap budget.
-      const carried: typeof current = [];
+      const carried: Unit[] = [];
       let carriedSize = 0;
-      for (let i = current.length - 1; i >= 0 && carriedSize + current[i]!.tokens <= overlap; i--) {
+      for (let i = current.length - 1; i >= 0 && carriedSize + current[i]!.joined <= overlap; i--) {
         carried.unshift(current[i]!);
-        carriedSize += current[i]!.tokens;
+        carriedSize += current[i]!.joined;
       }
-      current = carriedSize + tokens <= maxTokens ? carried : [];
+      current = carriedSize + next.joined <= maxTokens ? carried : [];
       size = current === carried ? carriedSize : 0;
     }
-    current.push({ text: unit, tokens });
-    size += tokens;
+    current.push(next);
+    size += next.joined;
   }
-  if (current.length > 0) out.push(current.map((u) => u.text).join('\n\n'));
+  if (current.length > 0) flush();
   return out;
 }

@@ -1,13 +1,124 @@
-import { getEncoding, type Tiktoken } from 'js-tiktoken';
+import { Tiktoken } from 'js-tiktoken/lite';
+import cl100kBase from 'js-tiktoken/ranks/cl100k_base';
+
+/** What the chunker needs of a cl100k tokenizer; injectable so tests can watch what it is asked to encode. */
+export interface Tokenizer {
+  encode(text: string): number[];
+  decode(ids: number[]): string;
+}
 
 let encoding: Tiktoken | undefined;
 
 /** cl100k_base, the tokenizer of OpenAI's embedding models; its ranks ship inside js-tiktoken (no download). */
 export function cl100k(): Tiktoken {
-  encoding ??= getEncoding('cl100k_base');
+  encoding ??= new Tiktoken(cl100kBase);
   return encoding;
 }
 
+/**
+ * cl100k as a Tokenizer. Special-token text such as `<|endoftext|>` in a document is encoded as
+ * ordinary text: js-tiktoken's default throws on it, which would fail the document.
+ */
+export const cl100kTokenizer: Tokenizer = {
+  encode: (text) => cl100k().encode(text, [], []),
+  decode: (ids) => cl100k().decode(ids),
+};
+
+/**
+ * The longest piece handed to BPE in one call, in UTF-8 bytes. cl100k's pre-tokenizer makes a run of
+ * letters (or of spaces, or of punctuation) one piece, and js-tiktoken's BPE is quadratic in a
+ * piece's bytes: one 8,000-letter word took 6 s to encode, 16,000 letters about 22 s. In 128-byte
+ * slices, random letters cost about 8.5 ms per 1,000 (2.2 ms at 16 bytes, 37 ms at 512), so a 50 KB
+ * word of random letters takes about 0.4 s, and a repeated one next to nothing (slices are
+ * remembered). Counts are exact for pieces up to 128 bytes, which covers words, identifiers and most
+ * table padding; a longer piece may be off by about one token per slice, where BPE would have
+ * merged across the cut (in the corpus, padded Markdown tables with 193-space runs: 3 of 648 chunks
+ * counted one token high).
+ */
+export const MAX_PIECE_BYTES = 128;
+
+/** Distinct pieces remembered; prose repeats a few thousand words, so this is rarely reached. */
+const CACHE_SIZE = 100_000;
+
+/**
+ * Encodes text the way js-tiktoken does (its own pre-tokenizer regex, then BPE per piece), with two
+ * changes that make it linear and fast: a piece longer than MAX_PIECE is encoded in slices, and each
+ * distinct piece is encoded once and remembered (18 MB of prose: 0.3 s instead of 13.7 s). Results
+ * equal js-tiktoken's for every piece within the bound. One encoder per document.
+ */
+export class PieceEncoder {
+  readonly #tokenizer: Tokenizer;
+  readonly #pattern = new RegExp(cl100kBase.pat_str, 'gu');
+  readonly #cache = new Map<string, number[]>();
+
+  constructor(tokenizer: Tokenizer = cl100kTokenizer) {
+    this.#tokenizer = tokenizer;
+  }
+
+  /** Token ids of `text`. */
+  encode(text: string): number[] {
+    const ids: number[] = [];
+    this.#each(text, (piece) => {
+      for (const id of piece) ids.push(id);
+    });
+    return ids;
+  }
+
+  decode(ids: number[]): string {
+    return this.#tokenizer.decode(ids);
+  }
+
+  /** Number of tokens in `text`. */
+  count(text: string): number {
+    let total = 0;
+    this.#each(text, (piece) => {
+      total += piece.length;
+    });
+    return total;
+  }
+
+  #each(text: string, use: (ids: number[]) => void): void {
+    const pattern = this.#pattern;
+    pattern.lastIndex = 0;
+    for (let match = pattern.exec(text); match; match = pattern.exec(text)) {
+      const piece = match[0];
+      // A UTF-16 unit is at most 3 UTF-8 bytes: short pieces need no measuring.
+      if (piece.length * 3 <= MAX_PIECE_BYTES) use(this.#piece(piece));
+      else for (const slice of slices(piece)) use(this.#piece(slice));
+    }
+  }
+
+  #piece(piece: string): number[] {
+    let ids = this.#cache.get(piece);
+    if (!ids) {
+      ids = this.#tokenizer.encode(piece);
+      if (this.#cache.size >= CACHE_SIZE) this.#cache.clear();
+      this.#cache.set(piece, ids);
+    }
+    return ids;
+  }
+}
+
+/** The piece in slices of at most MAX_PIECE_BYTES UTF-8 bytes, never cutting a surrogate pair. */
+function* slices(piece: string): Generator<string> {
+  let start = 0;
+  let bytes = 0;
+  for (let i = 0; i < piece.length; ) {
+    const code = piece.charCodeAt(i);
+    const pair = code >= 0xd800 && code <= 0xdbff && i + 1 < piece.length;
+    const size = code < 0x80 ? 1 : code < 0x800 ? 2 : pair ? 4 : 3;
+    if (bytes + size > MAX_PIECE_BYTES) {
+      yield piece.slice(start, i);
+      start = i;
+      bytes = 0;
+    }
+    bytes += size;
+    i += pair ? 2 : 1;
+  }
+  if (start < piece.length) yield piece.slice(start);
+}
+
+/** cl100k tokens in `text`, counted as the chunker counts them. */
 export function countTokens(text: string): number {
-  return cl100k().encode(text).length;
+  return new PieceEncoder().count(text);
 }

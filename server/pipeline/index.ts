@@ -12,6 +12,7 @@ import type { Config } from '../config.js';
 import { uploadProjection } from './projection.js';
 import { LlamaParseClient } from '../../adapters/llamaparse/client.js';
 import { OpenAIEmbedder } from '../../adapters/openai/embedder.js';
+import { DocumentWorkers } from '../../adapters/local/workers.js';
 import { pipelineServices } from './services.js';
 import { PIPELINE_SCHEMA, PipelineStore } from './store.js';
 
@@ -47,6 +48,14 @@ export interface PipelineOptions {
 export async function createPipeline(config: Config, options: PipelineOptions): Promise<Pipeline> {
   const clock = options.clock ?? systemClock;
   const db = await openDatabase(config.DATABASE_URL, { logger: options.logger });
+  // Threads start on first use: a process that never parses (`docket status`) starts none.
+  const workers = new DocumentWorkers({
+    threads: config.DOCUMENT_WORKERS,
+    timeLimitMs: config.DOCUMENT_TIME_LIMIT_MS,
+    memoryMb: config.DOCUMENT_MEMORY_MB,
+    maxPdfPages: config.MAX_PDF_PAGES,
+    logger: options.logger,
+  });
   try {
     await migrate(db, new SchemaName(PIPELINE_SCHEMA), loadMigrations(PIPELINE_MIGRATIONS), 'upload_pipeline');
     const store = new PipelineStore(db);
@@ -58,7 +67,7 @@ export async function createPipeline(config: Config, options: PipelineOptions): 
         dimensions: config.EMBEDDING_DIMENSIONS,
         embedBatchSize: config.EMBED_BATCH_SIZE,
       },
-      providers(config),
+      providers(config, workers),
       clock,
     );
     const instrument = options.instrument;
@@ -93,19 +102,23 @@ export async function createPipeline(config: Config, options: PipelineOptions): 
         return { jobId, duplicate: jobId !== proposed };
       },
       async close() {
+        // The runtime first: it stops its effects, whose tasks then leave the threads.
         await runtime.close();
+        await workers.close();
         await db.close();
       },
     };
   } catch (error) {
+    await workers.close();
     await db.close();
     throw error;
   }
 }
 
 /** LlamaParse and OpenAI when their keys are set; otherwise the local parser and embedder. */
-function providers(config: Config) {
+function providers(config: Config, local: DocumentWorkers) {
   return {
+    local,
     parser: config.LLAMA_CLOUD_API_KEY ? new LlamaParseClient({ apiKey: config.LLAMA_CLOUD_API_KEY, baseUrl: config.LLAMA_CLOUD_BASE_URL }) : undefined,
     embedder: config.OPENAI_API_KEY
       ? new OpenAIEmbedder({ apiKey: config.OPENAI_API_KEY, baseURL: config.OPENAI_BASE_URL, model: config.OPENAI_EMBEDDING_MODEL, dimensions: config.EMBEDDING_DIMENSIONS })

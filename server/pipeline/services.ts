@@ -1,10 +1,8 @@
 import { createHash } from 'node:crypto';
 import { AdapterError } from '../../adapters/errors.js';
 import type { LlamaParseClient } from '../../adapters/llamaparse/client.js';
-import { chunkMarkdown } from '../../adapters/local/chunker.js';
-import { hashEmbedding } from '../../adapters/local/embedder.js';
 import { detectType, type DocumentType } from '../../adapters/local/file-type.js';
-import { parseLocally } from '../../adapters/local/parser.js';
+import type { DocumentWorkers } from '../../adapters/local/workers.js';
 import type { OpenAIEmbedder } from '../../adapters/openai/embedder.js';
 import type { Clock } from '../../runtime/clock.js';
 import type { ServiceHandler } from '../../runtime/types.js';
@@ -24,6 +22,8 @@ export interface PipelineSettings {
 
 /** The remote providers, when configured; the local ones stand in for each one that is not. */
 export interface Providers {
+  /** The local parser, chunker and embedder, in worker threads under time and memory limits. */
+  local: DocumentWorkers;
   parser?: LlamaParseClient;
   embedder?: OpenAIEmbedder;
   /** Where LlamaParse posts its webhooks; without it jobs are polled only. */
@@ -69,7 +69,7 @@ export function pipelineServices(store: PipelineStore, settings: PipelineSetting
       await store.putSubmission(idempotencyKey, input.jobId, remote.id, now());
       return { remoteJobId: remote.id };
     }
-    const parsed = await parseLocally(content, input.mediaType as DocumentType);
+    const parsed = await providers.local.parse(content, input.mediaType as DocumentType, { signal });
     await store.putDocument(input.jobId, parsed.markdown, parsed.pages, now());
     return { remoteJobId: null, result: { pages: parsed.pages, warnings: parsed.warnings } };
   };
@@ -89,10 +89,10 @@ export function pipelineServices(store: PipelineStore, settings: PipelineSetting
     return { status: 'done', result: { pages, warnings } };
   };
 
-  const chunkDocument: ServiceHandler<{ jobId: string }, ChunkOutput> = async ({ input }) => {
+  const chunkDocument: ServiceHandler<{ jobId: string }, ChunkOutput> = async ({ input, signal }) => {
     const document = await store.document(input.jobId);
     if (!document) throw new AdapterError('DOCUMENT_MISSING', `job ${input.jobId} has no parsed document`);
-    const chunks = chunkMarkdown(document.markdown, { maxTokens: settings.chunkTokens });
+    const chunks = await providers.local.chunk(document.markdown, { maxTokens: settings.chunkTokens }, { signal });
     await store.putChunks(input.jobId, chunks, now());
     return { chunks: chunks.length, warnings: [] };
   };
@@ -104,7 +104,7 @@ export function pipelineServices(store: PipelineStore, settings: PipelineSetting
     if (chunks.length > 0) {
       const vectors = providers.embedder
         ? await providers.embedder.embed(chunks, signal)
-        : chunks.map((chunk) => hashEmbedding(chunk.text, settings.dimensions));
+        : await providers.local.embed(chunks.map((chunk) => chunk.text), settings.dimensions, { signal });
       await store.putEmbeddings(input.jobId, chunks.map((chunk, i) => ({ index: chunk.index, vector: vectors[i]! })));
     }
     return store.embeddingCounts(input.jobId);

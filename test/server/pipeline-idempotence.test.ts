@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLlamaParseMock } from '../../adapters/llamaparse/mock.js';
+import { DocumentWorkers } from '../../adapters/local/workers.js';
 import { loadConfig, type Config } from '../../server/config.js';
 import { createPipeline, type Pipeline } from '../../server/pipeline/index.js';
 import { pipelineServices } from '../../server/pipeline/services.js';
@@ -54,7 +55,9 @@ serial('each service run twice leaves the same rows and reports the same counts'
   t.teardown(() => p.close());
   const { jobId } = await p.submit({ filename: 'doc.md', content: new TextEncoder().encode(DOCUMENT) });
   const job = (await p.store.job(jobId))!;
-  const local = pipelineServices(p.store, settings(config), {}, systemClock);
+  const workers = new DocumentWorkers({ threads: 1 });
+  t.teardown(() => workers.close());
+  const local = pipelineServices(p.store, settings(config), { local: workers }, systemClock);
   const twice = async <T>(name: string, services: typeof local, input: T, key = `${jobId}/${name}`) => {
     const first = await services[name]!(effectContext(input, key));
     const second = await services[name]!(effectContext(input, key));
@@ -88,7 +91,7 @@ serial('each service run twice leaves the same rows and reports the same counts'
   // A remote submission retried under its idempotency key uploads once.
   const parserUrl = await listen(t, llamaparse.app);
   const { LlamaParseClient } = await import('../../adapters/llamaparse/client.js');
-  const remote = pipelineServices(p.store, settings(config), { parser: new LlamaParseClient({ apiKey: 'llx-test', baseUrl: parserUrl }) }, systemClock);
+  const remote = pipelineServices(p.store, settings(config), { local: workers, parser: new LlamaParseClient({ apiKey: 'llx-test', baseUrl: parserUrl }) }, systemClock);
   const submitted = (await twice('submitParse', remote, { jobId, mediaType: 'text/markdown' }, `${jobId}/remote-submit`)) as { remoteJobId: string };
   t.is(llamaparse.jobs.size, 1, 'one upload to LlamaParse');
   await new Promise((resolve) => setTimeout(resolve, 20));
