@@ -11,8 +11,10 @@ const chaos = backend === 'postgres' && (PgCluster.available() || process.env.CI
 
 chaos('chaos (short): workers SIGKILLed, PostgreSQL restarted, provider faults; every invariant holds', async (t) => {
   t.timeout(240_000);
-  const report = await runChaos(SHORT, (line) => t.log(line));
+  const timeline: string[] = [];
+  const report = await runChaos(SHORT, (line) => timeline.push(line));
   const table = renderReport(report);
-  t.log(`\n${table}`);
-  t.true(report.ok, `\n${table}`);
+  if (report.ok) return void t.log(`\n${table}`);
+  t.log(`timeline (also in ${report.logDir}/timeline.log):\n${timeline.join('\n')}`);
+  t.fail(`\n${table}`);
 });

@@ -5,12 +5,14 @@
  * started again (once the database is back) so the rest of the run still means something.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, fstatSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Timeline } from './timeline.js';
 
 const CLI = fileURLToPath(new URL('../../bin/docket.js', import.meta.url));
+/** What each command logs once it works (server/cli.ts). */
+const READY_LINE = { serve: 'docket serving', worker: 'docket worker running' };
 
 export interface FleetOptions {
   /** Environment of every process (DATABASE_URL, providers, tuning), on top of PATH and HOME. */
@@ -43,6 +45,8 @@ interface Proc {
   child: ChildProcess;
   /** Where this generation's output starts in the log file, bytes. */
   logOffset: number;
+  /** It logged READY_LINE. */
+  ready: boolean;
   expectExit: boolean;
   exited: Promise<void>;
 }
@@ -72,14 +76,25 @@ export class Fleet {
     for (const name of this.workerNames) this.#spawn(name, 'worker');
     const deadline = Date.now() + timeoutMs;
     await until(deadline, 'the server answering /health', async () => (await fetch(`${this.url}/health`).catch(() => null))?.status === 200);
-    for (const name of this.workerNames) {
-      await until(deadline, `${name} running`, async () => readFileSync(this.logFile(name), 'utf8').includes('docket worker running'));
-    }
+    for (const name of this.workerNames) await until(deadline, `${name} running`, async () => this.ready(name));
   }
 
   alive(name: string): boolean {
     const proc = this.#procs.get(name);
     return !!proc && proc.child.exitCode === null && proc.child.signalCode === null;
+  }
+
+  /** Alive, and past its start (it logged that it serves or works): a kill now hits a working process. */
+  ready(name: string): boolean {
+    const proc = this.#procs.get(name);
+    if (!proc || !this.alive(name)) return false;
+    proc.ready ||= logSince(this.logFile(name), proc.logOffset).includes(READY_LINE[proc.role]);
+    return proc.ready;
+  }
+
+  /** Processes alive but still starting (opening the database, migrating). */
+  starting(): string[] {
+    return [...this.#procs.keys()].filter((name) => this.alive(name) && !this.ready(name));
   }
 
   /** SIGKILLs a process (an expected exit) and waits until it is gone. */
@@ -129,7 +144,7 @@ export class Fleet {
       stdio: ['ignore', log, log],
     });
     closeSync(log);
-    const proc: Proc = { name, role, child, logOffset, expectExit: false, exited: new Promise((resolve) => child.once('exit', () => resolve())) };
+    const proc: Proc = { name, role, child, logOffset, ready: false, expectExit: false, exited: new Promise((resolve) => child.once('exit', () => resolve())) };
     this.#procs.set(name, proc);
     timeline.add('spawn', `${name} pid ${child.pid}`);
     child.once('exit', (code, signal) => this.#onExit(proc, code, signal));
@@ -148,14 +163,28 @@ export class Fleet {
   }
 }
 
-/** The first lines a process printed outside pino's JSON since `offset`, stack frames left out: an uncaught error. */
+/** The first lines a process printed outside pino's JSON in its last 64 KiB since `offset`, stack frames left out: an uncaught error. */
 function crashCause(file: string, offset: number): string {
-  const text = readFileSync(file).subarray(offset).toString('utf8');
-  const lines = text
+  const from = Math.max(offset, statSync(file).size - LOG_WINDOW);
+  const lines = logSince(file, from)
     .split('\n')
+    .slice(from > offset ? 1 : 0) // a window that starts mid-line
     .map((line) => line.trim())
     .filter((line) => line && !line.startsWith('{') && !line.startsWith('at ') && !/^(\^+|node:[\w:]+|Node\.js v[\d.]+|\[\.\.\..*\])$/.test(line));
   return lines.slice(0, 4).join(' | ').slice(0, 400);
+}
+
+const LOG_WINDOW = 64 * 1024;
+
+/** Up to 64 KiB of a log file from `offset`. */
+function logSince(file: string, offset: number): string {
+  const fd = openSync(file, 'r');
+  try {
+    const buffer = Buffer.alloc(LOG_WINDOW);
+    return buffer.subarray(0, readSync(fd, buffer, 0, buffer.length, offset)).toString('utf8');
+  } finally {
+    closeSync(fd);
+  }
 }
 
 async function until(deadline: number, what: string, check: () => Promise<boolean>): Promise<void> {

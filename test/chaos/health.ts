@@ -2,6 +2,9 @@
  * GET /health every 100 ms for the whole run, one request at a time, each sample with its start,
  * end and status; then sorted into the windows the database was up or down.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 
 /**
  * A probe with no answer after this long counts as `timeout`, milliseconds. Generous: on two shared
@@ -13,8 +16,8 @@ export const PROBE_TIMEOUT_MS = 5_000;
 export interface HealthSample {
   start: number;
   end: number;
-  /** The HTTP status, or what went wrong before one came back. */
-  status: number | 'refused' | 'timeout' | 'error';
+  /** The HTTP status, or what went wrong before one came back: `refused`, `timeout`, or the socket error's code. */
+  status: number | string;
 }
 
 /** One database outage, epoch milliseconds: stop issued, down, start issued, accepting connections. */
@@ -26,43 +29,49 @@ export interface Outage {
   mode: string;
 }
 
+/** Runs health-probe.ts as a child process for the run; `samples` holds its results once stopped. */
 export class HealthPoller {
-  readonly samples: HealthSample[] = [];
-  #running: Promise<void> | undefined;
-  #stopped = false;
+  samples: HealthSample[] = [];
+  #child: ChildProcess | undefined;
+  #exited: Promise<void> | undefined;
 
   constructor(
     private readonly url: string,
+    private readonly file: string,
     private readonly intervalMs = 100,
   ) {}
 
   start(): void {
-    this.#running = this.#loop();
+    const script = fileURLToPath(new URL('./health-probe.ts', import.meta.url));
+    const child = spawn(process.execPath, ['--import', 'tsx', script, this.url, this.file, String(this.intervalMs)], { stdio: ['ignore', 'ignore', 'inherit'] });
+    this.#exited = new Promise((resolve) => child.once('exit', () => resolve()));
+    this.#child = child;
   }
 
+  /** Stops the probe (its request in flight finishes first) and reads its samples. */
   async stop(): Promise<void> {
-    this.#stopped = true;
-    await this.#running;
-  }
-
-  async #loop(): Promise<void> {
-    while (!this.#stopped) {
-      const start = Date.now();
-      this.samples.push({ start, status: await probe(`${this.url}/health`), end: Date.now() });
-      await new Promise((resolve) => setTimeout(resolve, Math.max(0, start + this.intervalMs - Date.now())));
-    }
+    if (!this.#child) return;
+    this.#child.kill('SIGTERM');
+    await this.#exited;
+    this.#child = undefined;
+    const text = existsSync(this.file) ? readFileSync(this.file, 'utf8') : '';
+    this.samples = text
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as HealthSample);
   }
 }
 
-async function probe(url: string): Promise<HealthSample['status']> {
+/** One GET: its status, or what happened instead. */
+export async function probe(url: string): Promise<HealthSample['status']> {
   try {
     const response = await fetch(url, { signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) });
     await response.arrayBuffer();
     return response.status;
   } catch (error) {
-    const cause = (error as { cause?: { code?: string } }).cause;
+    const code = (error as { cause?: { code?: string } }).cause?.code;
     if ((error as Error).name === 'TimeoutError') return 'timeout';
-    return cause?.code === 'ECONNREFUSED' ? 'refused' : 'error';
+    return code === 'ECONNREFUSED' ? 'refused' : (code ?? (error as Error).name);
   }
 }
 

@@ -1,8 +1,8 @@
 /**
- * The chaos itself, three loops for `durationMs`: a random worker SIGKILLed every few seconds and
- * started again, PostgreSQL stopped and started on a schedule, and faults queued at the providers.
- * No process is started from a few seconds before a database stop until it is back (the gate): a
- * start that fails because the harness pulled the database away mid-migration would prove nothing.
+ * The chaos itself, three loops for `durationMs`: a random working worker SIGKILLed every few
+ * seconds and started again, PostgreSQL stopped and started on a schedule, and scripted LlamaParse
+ * job ERRORs (the providers' other faults run for the whole run: Providers.startFaults). No process is starting when the database stops (the gate): a start that fails because
+ * the harness pulled the database away mid-migration would prove nothing.
  */
 import type { PgCluster, StopMode } from '../helpers/cluster.js';
 import type { Fleet } from './fleet.js';
@@ -19,8 +19,6 @@ export interface ChaosSchedule {
   deadMs: number;
   /** Database restarts: when (ms from the start), how long it stays down, and how it stops. */
   pgRestarts: { atMs: number; downMs: number; mode: StopMode }[];
-  /** Interval between rounds of provider faults, milliseconds. */
-  faultEveryMs: number;
   /** LlamaParse job ERRORs scripted, spread over the chaos. */
   parseErrors: number;
 }
@@ -30,8 +28,10 @@ export interface Chaos {
   outages: Outage[];
 }
 
-/** No process starts this long before a database stop (one takes about 2 s to start and migrate), milliseconds. */
-const QUIET_BEFORE_STOP_MS = 4_000;
+/** How long a database stop waits at most for processes still starting, milliseconds (a start takes 2-10 s on two busy cores). */
+const STARTING_WAIT_MS = 30_000;
+/** A restart comes at least this long after the previous one was ready, so processes restart and work in between, milliseconds. */
+const MIN_GAP_MS = 8_000;
 
 /** Whether processes may start now: the fleet waits on it, the monkey closes it around database restarts. */
 export class DbGate {
@@ -39,9 +39,16 @@ export class DbGate {
 
   constructor(private readonly cluster: PgCluster) {}
 
-  /** Resolves when the database accepts connections and no restart is near. */
+  /**
+   * Resolves when the database accepts connections and no restart is near. `quiet` is read again
+   * after the last await: the caller spawns in the same run of microtasks, before any timer of the
+   * monkey can close the gate and look for starting processes.
+   */
   async ready(): Promise<void> {
-    while (this.quiet || !(await this.cluster.isReady())) await sleep(200);
+    for (;;) {
+      if (!this.quiet && (await this.cluster.isReady()) && !this.quiet) return;
+      await sleep(200);
+    }
   }
 }
 
@@ -71,8 +78,8 @@ export class Monkey {
     for (;;) {
       await sleep(this.schedule.killEveryMs * (0.5 + rand()));
       if (Date.now() >= this.#end) break;
-      const alive = fleet.workerNames.filter((name) => fleet.alive(name));
-      const victim = alive[Math.floor(rand() * alive.length)];
+      const working = fleet.workerNames.filter((name) => fleet.ready(name));
+      const victim = working[Math.floor(rand() * working.length)];
       if (!victim) continue;
       await fleet.kill(victim);
       this.result.kills.push({ name: victim, t: Date.now() - timeline.t0 });
@@ -84,10 +91,13 @@ export class Monkey {
 
   async #database(start: number): Promise<void> {
     const { cluster, timeline } = this.ctx;
+    let previousReady = 0;
     for (const restart of this.schedule.pgRestarts) {
-      await sleep(start + restart.atMs - QUIET_BEFORE_STOP_MS - Date.now());
+      await sleep(Math.max(start + restart.atMs, previousReady + MIN_GAP_MS) - Date.now());
+      // No process half-started when the database goes: close the gate, let those starting finish.
       this.ctx.gate.quiet = true;
-      await sleep(start + restart.atMs - Date.now());
+      const waitUntil = Date.now() + STARTING_WAIT_MS;
+      while (this.ctx.fleet.starting().length > 0 && Date.now() < waitUntil) await sleep(100);
       const stopAt = Date.now();
       timeline.add('pg-stop', `mode ${restart.mode}, down for ${restart.downMs} ms`);
       await cluster.stop(restart.mode);
@@ -96,24 +106,19 @@ export class Monkey {
       const startAt = Date.now();
       await cluster.start();
       const readyAt = Date.now();
+      previousReady = readyAt;
       this.result.outages.push({ stopAt, downAt, startAt, readyAt, mode: restart.mode });
       timeline.add('pg-ready', `down ${startAt - downAt} ms, ready ${readyAt - startAt} ms after start`);
       this.ctx.gate.quiet = false;
     }
   }
 
+  /** Scripted LlamaParse ERRORs at even intervals over the first 80% (later ones might find no job left to fail). */
   async #faults(start: number): Promise<void> {
-    const { providers } = this.ctx;
-    const { parseErrors, durationMs, faultEveryMs } = this.schedule;
-    // Scripted ERRORs at even intervals over the first 80% (later ones might find no job left to fail).
-    const errorTimes = Array.from({ length: parseErrors }, (_, i) => start + ((i + 0.5) * durationMs * 0.8) / parseErrors);
-    while (Date.now() < this.#end) {
-      providers.injectRound();
-      while (errorTimes.length && errorTimes[0]! <= Date.now()) {
-        errorTimes.shift();
-        providers.scriptParseError();
-      }
-      await sleep(faultEveryMs);
+    const { parseErrors, durationMs } = this.schedule;
+    for (let i = 0; i < parseErrors; i++) {
+      await sleep(start + ((i + 0.5) * durationMs * 0.8) / parseErrors - Date.now());
+      this.ctx.providers.scriptParseError();
     }
   }
 }

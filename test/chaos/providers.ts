@@ -1,15 +1,18 @@
 /**
  * The LlamaParse and OpenAI mocks, served from the harness's process so it can script them and read
- * what they saw: faults (429 with Retry-After, 500/503, latency) queued a few at a time throughout
- * the chaos phase, webhooks switched between delivered, dropped and duplicated, and scripted job
- * ERRORs that fail their jobs legitimately.
+ * what they saw: faults (429 with Retry-After, 500/503, latency) on about one request in ten for the
+ * whole run, webhooks switched between delivered, dropped and duplicated, and scripted job ERRORs
+ * (during the chaos) that fail their jobs legitimately.
  */
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Express } from 'express';
+import express, { type Express } from 'express';
 import { createLlamaParseMock } from '../../adapters/llamaparse/mock.js';
+import { parseLocally } from '../../adapters/local/parser.js';
+import { cl100k } from '../../adapters/local/tokens.js';
 import { createOpenAIMock } from '../../adapters/openai/mock.js';
 import type { Fault, FaultQueue } from '../../adapters/mock/faults.js';
+import { textPdf } from './pdf.js';
 import type { Timeline } from './timeline.js';
 
 /** Job ERRORs the harness scripts on the LlamaParse mock; jobs failing with these are explained. */
@@ -31,11 +34,13 @@ const OPENAI_FAULTS: [string, (rand: () => number) => Fault][] = [
 ];
 
 /**
- * A fault is queued only when none waits, and then with this probability per round: at most one
- * per round (400-500 ms), about one request in ten under load, so five failures in a row for one
- * effect (its retries exhausted) stay rare.
+ * Faults follow the traffic: one is queued (when none waits) while fewer than this share of a mock's
+ * requests met one. A lone effect retrying then meets a fault one time in ten, not at every attempt,
+ * so faults can run until the very end without exhausting retries (five in a row: 1 in 100,000).
  */
-const FAULT_CHANCE = 0.6;
+const FAULT_RATE = 0.1;
+/** How often the fault loop looks at the traffic, milliseconds. */
+const FAULT_TICK_MS = 100;
 
 type WebhookMode = 'deliver' | 'drop' | 'duplicate';
 
@@ -44,8 +49,10 @@ export class Providers {
   readonly openai = createOpenAIMock();
   /** What was injected, by kind, for the summary. */
   readonly injected = { llamaparse: {} as Record<string, number>, openai: {} as Record<string, number>, webhookSwitches: {} as Record<string, number>, parseErrors: 0 };
+  readonly #requests = { llamaparse: 0, openai: 0 };
   #servers: Server[] = [];
   #queued = { llamaparse: 0, openai: 0 };
+  #ticker: NodeJS.Timeout | undefined;
   llamaparseUrl = '';
   openaiUrl = '';
 
@@ -55,20 +62,42 @@ export class Providers {
   ) {}
 
   async start(): Promise<void> {
-    this.llamaparseUrl = await this.#listen(this.llamaparse.app);
-    this.openaiUrl = `${await this.#listen(this.openai.app)}/v1`;
+    // The mocks parse with PDF.js and tokenize with cl100k in this process; loading either stalls the
+    // event loop for a second or more, so it happens before the run, not in the middle of it.
+    await parseLocally(textPdf([['warm-up']]), 'application/pdf');
+    cl100k().encode('warm-up');
+    this.llamaparseUrl = await this.#listen(this.#counting('llamaparse', this.llamaparse.app));
+    this.openaiUrl = `${await this.#listen(this.#counting('openai', this.openai.app))}/v1`;
   }
 
-  /** One round of chaos at the providers: tops up each fault queue, sometimes switches the webhook mode. */
-  injectRound(): void {
-    this.#topUp('llamaparse', this.llamaparse.faults, LLAMAPARSE_FAULTS);
-    this.#topUp('openai', this.openai.faults, OPENAI_FAULTS);
-    if (this.rand() < 0.15) {
-      const roll = this.rand();
-      const mode: WebhookMode = roll < 0.5 ? 'deliver' : roll < 0.75 ? 'drop' : 'duplicate';
-      this.llamaparse.script.webhook = mode;
-      this.injected.webhookSwitches[mode] = (this.injected.webhookSwitches[mode] ?? 0) + 1;
-    }
+  /** Starts injecting faults in proportion to the traffic, and switching the webhook mode now and then. */
+  startFaults(): void {
+    let ticks = 0;
+    this.#ticker = setInterval(() => {
+      this.#topUp('llamaparse', this.llamaparse.faults, LLAMAPARSE_FAULTS);
+      this.#topUp('openai', this.openai.faults, OPENAI_FAULTS);
+      if (++ticks % 20 === 0 && this.rand() < 0.5) this.#switchWebhooks();
+    }, FAULT_TICK_MS);
+  }
+
+  /** Stops the faults: none queued, webhooks delivered. */
+  stopFaults(): void {
+    clearInterval(this.#ticker);
+    this.llamaparse.faults.clear();
+    this.openai.faults.clear();
+    this.llamaparse.script.webhook = 'deliver';
+  }
+
+  /** Requests each mock answered (faulted ones included). */
+  requests(): { llamaparse: number; openai: number } {
+    return { ...this.#requests };
+  }
+
+  #switchWebhooks(): void {
+    const roll = this.rand();
+    const mode: WebhookMode = roll < 0.5 ? 'deliver' : roll < 0.75 ? 'drop' : 'duplicate';
+    this.llamaparse.script.webhook = mode;
+    this.injected.webhookSwitches[mode] = (this.injected.webhookSwitches[mode] ?? 0) + 1;
   }
 
   /** The next LlamaParse job to finish ends in ERROR with one of SCRIPTED_PARSE_ERRORS. */
@@ -80,13 +109,9 @@ export class Providers {
     this.timeline.add('parse-error', `next LlamaParse job ends ERROR ${code}`);
   }
 
-  /** Ends the chaos at the providers: no queued faults, webhooks delivered, no more scripted ERRORs. */
+  /** No more scripted job ERRORs (one scripted but not yet used is dropped). */
   calm(): void {
-    this.llamaparse.faults.clear();
-    this.openai.faults.clear();
-    this.llamaparse.script.webhook = 'deliver';
     this.llamaparse.script.fail = undefined;
-    this.timeline.add('calm', 'providers: faults cleared, webhooks delivered');
   }
 
   /** LlamaParse uploads that reached the mock (not refused by a fault), per docket job id. */
@@ -125,12 +150,24 @@ export class Providers {
   }
 
   #topUp(which: 'llamaparse' | 'openai', queue: FaultQueue, menu: [string, (rand: () => number) => Fault][]): void {
-    if (this.#queued[which] - queue.served > 0 || this.rand() > FAULT_CHANCE) return;
+    const injected = Object.values(this.injected[which]).reduce((a, b) => a + b, 0);
+    if (this.#queued[which] - queue.served > 0 || injected >= FAULT_RATE * this.#requests[which]) return;
     const [name, make] = menu[Math.floor(this.rand() * menu.length)]!;
     const fault = make(this.rand);
     queue.add(fault);
     this.#queued[which] += fault.times ?? 1;
     this.injected[which][name] = (this.injected[which][name] ?? 0) + 1;
+  }
+
+  /** The mock behind a counter of its API requests (health and control routes left out). */
+  #counting(which: 'llamaparse' | 'openai', app: Express): Express {
+    const outer = express();
+    outer.use((req, _res, next) => {
+      if (!req.path.startsWith('/mock') && req.path !== '/health') this.#requests[which] += 1;
+      next();
+    });
+    outer.use(app);
+    return outer;
   }
 
   async #listen(app: Express): Promise<string> {

@@ -18,7 +18,10 @@ export interface ChaosReport {
     webhookSwitches: Record<string, number>;
     parseErrors: number;
     served: { llamaparse: number; openai: number };
+    requests: { llamaparse: number; openai: number };
   };
+  /** Event-loop delay of the harness's own process (mocks, uploads), milliseconds. */
+  harnessLagMs: { p99: number; max: number };
   failures: FailureClass[];
   health: { samples: HealthSample[]; outages: Outage[] };
   checks: Check[];
@@ -42,9 +45,10 @@ export function renderReport(report: ChaosReport): string {
     row('uploads', `${uploads.planned} planned, ${uploads.accepted} accepted, ${uploads.retried} needed retries (refusals: ${counts(uploads.refusals)})`),
     row('jobs', counts(settled.byStage)),
     row('chaos', `${chaos.kills} worker SIGKILLs, ${chaos.pgRestarts} PostgreSQL restarts (${chaos.downMs.map((ms, i) => `${(ms / 1000).toFixed(1)} s down, ${chaos.modes[i]}`).join('; ') || 'none'}), ${chaos.crashes} unexpected exits`),
-    row('LlamaParse', `faults ${counts(injected.llamaparse)} (${injected.served.llamaparse} served); webhook switches ${counts(injected.webhookSwitches)}; ${injected.parseErrors} scripted job ERRORs`),
-    row('OpenAI', `faults ${counts(injected.openai)} (${injected.served.openai} served)`),
+    row('LlamaParse', `${injected.requests.llamaparse} requests, ${injected.served.llamaparse} faulted (${counts(injected.llamaparse)}); webhook switches ${counts(injected.webhookSwitches)}; ${injected.parseErrors} scripted job ERRORs`),
+    row('OpenAI', `${injected.requests.openai} requests, ${injected.served.openai} faulted (${counts(injected.openai)})`),
     ...healthLines(report.health.samples, report.health.outages),
+    row('harness', `event-loop delay p99 ${report.harnessLagMs.p99} ms, max ${report.harnessLagMs.max} ms (the mocks run there)`),
     '',
     '  failed jobs by stage/code:',
     ...(report.failures.length ? report.failures.map((f) => `    ${String(f.count).padStart(5)}  ${`${f.stage}/${f.code}`.padEnd(44)} ${f.explained ?? 'NOT EXPLAINED'}`) : ['    none']),

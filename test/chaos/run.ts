@@ -6,6 +6,7 @@
 import { mkdtempSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { PgCluster } from '../helpers/cluster.js';
 import { chunkChecks, failureCheck, failureClasses, submissionCheck, terminalCheck, type FailureClass } from './checks-jobs.js';
@@ -28,6 +29,7 @@ export async function runChaos(options: ChaosOptions, echo: (line: string) => vo
   try {
     return await exercise(rig, options);
   } finally {
+    rig.providers.stopFaults();
     await rig.health.stop();
     await rig.fleet.stopAll();
     await rig.providers.close();
@@ -73,7 +75,7 @@ async function setUp(options: ChaosOptions, echo: (line: string) => void): Promi
     OPENAI_BASE_URL: providers.openaiUrl,
   };
   const fleet = new Fleet({ env, port, workers: options.workers, logDir, ready: () => gate.ready(), timeline });
-  return { started, logDir, timeline, rand, cluster, databaseUrl, providers, gate, fleet, health: new HealthPoller(fleet.url), sql: new Sql(databaseUrl) };
+  return { started, logDir, timeline, rand, cluster, databaseUrl, providers, gate, fleet, health: new HealthPoller(fleet.url, join(logDir, 'health.jsonl')), sql: new Sql(databaseUrl) };
 }
 
 /** Start, upload under chaos, settle, stop, check. */
@@ -82,7 +84,11 @@ async function exercise(rig: Rig, options: ChaosOptions): Promise<ChaosReport> {
   await fleet.start();
   timeline.add('setup', `server ${fleet.url} and ${options.workers} workers running; database ${rig.databaseUrl}`);
   const setupMs = Date.now() - rig.started;
+  // The mocks run on this thread: a stalled loop here would look like slow providers, so it is reported.
+  const lag = monitorEventLoopDelay({ resolution: 20 });
+  lag.enable();
   health.start();
+  providers.startFaults();
   const monkey = new Monkey(rig, options.schedule);
   const [chaos, uploads] = await Promise.all([
     monkey.run(),
@@ -91,7 +97,9 @@ async function exercise(rig: Rig, options: ChaosOptions): Promise<ChaosReport> {
   timeline.add('uploads', `${uploads.filter((u) => u.jobId).length}/${uploads.length} accepted`);
   const jobIds = [...new Set(uploads.flatMap((u) => (u.jobId ? [u.jobId] : [])))];
   const settled = await settle(sql, jobIds, { timeoutMs: options.settleTimeoutMs, stallMs: options.stallMs, timeline });
+  providers.stopFaults();
   await health.stop();
+  lag.disable();
   const shutdown = await fleet.stopAll();
   const failures = await failureClasses(sql, providers);
   const checks = [...(await databaseChecks(sql, providers, jobIds, uploads, failures)), ...healthChecks(health.samples, chaos.outages), ...processChecks(fleet.exits, shutdown)];
@@ -102,7 +110,8 @@ async function exercise(rig: Rig, options: ChaosOptions): Promise<ChaosReport> {
     settled,
     uploads: uploadSummary(uploads),
     chaos: chaosSummary(chaos, fleet.exits.filter((e) => !e.expected).length),
-    injected: { ...providers.injected, served: providers.served() },
+    injected: { ...providers.injected, served: providers.served(), requests: providers.requests() },
+    harnessLagMs: { p99: Math.round(lag.percentile(99) / 1e6), max: Math.round(lag.max / 1e6) },
     failures,
     health: { samples: health.samples, outages: chaos.outages },
     checks,
