@@ -62,7 +62,7 @@ async function journalAround(sql: Sql, instanceId: string, eventType: string): P
   return `journal of ${instanceId}: ${rows.map((r) => `seq ${r.seq} ${r.event_type} at ${r.at.toISOString().slice(11, 23)}`).join('; ')}`;
 }
 
-interface JournalRow {
+export interface JournalRow {
   instance_id: string;
   seq: number;
   event_type: string;
@@ -77,6 +77,12 @@ interface JournalRow {
  */
 export async function timerCheck(sql: Sql): Promise<Check> {
   const rows = await sql.rows<JournalRow>('SELECT instance_id, seq, event_type, from_value, to_value FROM docket.journal ORDER BY instance_id, seq');
+  const { fired, kinds, violations } = unarmedTimerFirings(rows);
+  return check('every timer fired at most once', violations, `${fired} timer firings of ${kinds} kinds`);
+}
+
+/** Scans journal rows (ordered by instance, seq) for timer firings with no arming entry since the last one. */
+export function unarmedTimerFirings(rows: JournalRow[]): { fired: number; kinds: number; violations: string[] } {
   const timers = [...new Set(rows.filter((r) => r.event_type.startsWith('xstate.after.')).map((r) => r.event_type))];
   const paths = new Map(timers.map((type) => [type, /^xstate\.after\.[^.]+\.[^.]+\.(.+)$/.exec(type)?.[1]?.split('.') ?? []]));
   const violations: string[] = [];
@@ -96,7 +102,7 @@ export async function timerCheck(sql: Sql): Promise<Check> {
       if (!isIn) armed.delete(type);
     }
   }
-  return check('every timer fired at most once', violations, `${fired} timer firings of ${timers.length} kinds`);
+  return { fired, kinds: timers.length, violations };
 }
 
 /** Whether a state value is in the state at `path` (state ids below the machine's). */

@@ -25,16 +25,22 @@ import type { ChaosReport } from './report.js';
 import { uploadAll, type UploadResult } from './uploads.js';
 
 export async function runChaos(options: ChaosOptions, echo: (line: string) => void = () => {}): Promise<ChaosReport> {
-  const rig = await setUp(options, echo);
+  // One run at a time per cluster (another work tree's npm test may be restarting it).
+  const release = await new PgCluster(options.cluster).lock();
   try {
-    return await exercise(rig, options);
+    const rig = await setUp(options, echo);
+    try {
+      return await exercise(rig, options);
+    } finally {
+      rig.providers.stopFaults();
+      await rig.health.stop();
+      await rig.fleet.stopAll();
+      await rig.providers.close();
+      await rig.sql.close();
+      if (!options.keepCluster) await rig.cluster.stop();
+    }
   } finally {
-    rig.providers.stopFaults();
-    await rig.health.stop();
-    await rig.fleet.stopAll();
-    await rig.providers.close();
-    await rig.sql.close();
-    if (!options.keepCluster) await rig.cluster.stop();
+    release();
   }
 }
 

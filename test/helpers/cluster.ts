@@ -13,7 +13,9 @@
  * ```
  */
 import { execFile } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 
@@ -140,6 +142,27 @@ export class PgCluster {
     await this.#admin((client) => client.query(`DROP DATABASE IF EXISTS "${name.replaceAll('"', '')}" WITH (FORCE)`));
   }
 
+  /**
+   * Takes this cluster for the caller alone (a lock file naming this process), waiting up to
+   * `timeoutMs` milliseconds (default 15 minutes) while another live process holds it: two suites
+   * restarting one cluster would break each other. Returns the release function.
+   */
+  async lock(timeoutMs = 15 * 60_000): Promise<() => void> {
+    const file = join(tmpdir(), `docket-cluster-${this.version}-${this.name}.lock`);
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        writeFileSync(file, String(process.pid), { flag: 'wx' });
+        return () => rmSync(file, { force: true });
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      }
+      if (!alive(Number(readFileSync(file, 'utf8').trim()))) rmSync(file, { force: true });
+      else if (Date.now() > deadline) throw new Error(`cluster ${this.name} is locked by process ${readFileSync(file, 'utf8').trim()} (${file})`);
+      else await new Promise((resolve) => setTimeout(resolve, 1_000));
+    }
+  }
+
   /** Stops and deletes the cluster with its data (no-op when missing). */
   async drop(): Promise<void> {
     if ((await this.status()) === 'missing') return;
@@ -159,6 +182,15 @@ export class PgCluster {
     } finally {
       await client.end().catch(() => {});
     }
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
