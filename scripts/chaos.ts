@@ -7,8 +7,6 @@
  *   --keep         leave the chaos cluster running, to query the run's database afterwards
  * The cluster is docket_chaos on port 5499 (DOCKET_TEST_CLUSTER, DOCKET_TEST_CLUSTER_PORT).
  */
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { FULL, SHORT } from '../test/chaos/options.js';
 import { renderReport } from '../test/chaos/report.js';
@@ -25,9 +23,7 @@ const options = {
   keepCluster: values.keep ?? false,
 };
 
+// The summary and report.json are also written to the run's log folder.
 const report = await runChaos(options, (line) => process.stdout.write(`${line}\n`));
-const table = renderReport(report);
-writeFileSync(join(report.logDir, 'report.json'), JSON.stringify({ ...report, health: { outages: report.health.outages, samples: report.health.samples.length } }, null, 2));
-writeFileSync(join(report.logDir, 'summary.txt'), `${table}\n`);
-process.stdout.write(`\n${table}\n`);
+process.stdout.write(`\n${renderReport(report)}\n`);
 process.exit(report.ok ? 0 : 1);

@@ -3,8 +3,8 @@ import type { ExitRecord } from './fleet.js';
 import { healthWindows, type HealthSample, type Outage } from './health.js';
 import { check, type Check } from './sql.js';
 
-/** After the database is ready again, the server gets this long to answer 200 (its pool drops dead connections), milliseconds. */
-export const HEALTH_SETTLE_MS = 1_000;
+/** After the database is ready again, the server gets this long to answer 200 (its pool drops dead connections; a busy 2-core machine delays it), milliseconds. */
+export const HEALTH_SETTLE_MS = 3_000;
 
 export function healthChecks(samples: HealthSample[], outages: Outage[]): Check[] {
   const { down, up, recoveryMs } = healthWindows(samples, outages, HEALTH_SETTLE_MS);

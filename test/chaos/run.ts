@@ -3,7 +3,7 @@
  * server and workers, /health poller); upload while the monkey kills workers, restarts the
  * database and injects provider faults; let the jobs settle; stop everything; check the invariants.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -21,7 +21,7 @@ import { Providers } from './providers.js';
 import { settle } from './settle.js';
 import { Sql, type Check } from './sql.js';
 import { Timeline } from './timeline.js';
-import type { ChaosReport } from './report.js';
+import { renderReport, type ChaosReport } from './report.js';
 import { uploadAll, type UploadResult } from './uploads.js';
 
 export async function runChaos(options: ChaosOptions, echo: (line: string) => void = () => {}): Promise<ChaosReport> {
@@ -30,7 +30,10 @@ export async function runChaos(options: ChaosOptions, echo: (line: string) => vo
   try {
     const rig = await setUp(options, echo);
     try {
-      return await exercise(rig, options);
+      const report = await exercise(rig, options);
+      writeFileSync(join(rig.logDir, 'summary.txt'), `${renderReport(report)}\n`);
+      writeFileSync(join(rig.logDir, 'report.json'), JSON.stringify({ ...report, health: { outages: report.health.outages } }, null, 2));
+      return report;
     } finally {
       rig.providers.stopFaults();
       await rig.health.stop();
