@@ -7,6 +7,7 @@ import type { OpenAIEmbedder } from '../../adapters/openai/embedder.js';
 import type { Clock } from '../../runtime/clock.js';
 import type { ServiceHandler } from '../../runtime/types.js';
 import type { ChunkOutput, EmbedBatchOutput, PollParseOutput, SubmitParseOutput, ValidateOutput } from '../../machines/upload.js';
+import { guarded } from './service-errors.js';
 import type { PipelineStore } from './store.js';
 
 export interface PipelineSettings {
@@ -110,5 +111,6 @@ export function pipelineServices(store: PipelineStore, settings: PipelineSetting
     return store.embeddingCounts(input.jobId);
   };
 
-  return { validateUpload, submitParse, pollParse, chunkDocument, embedBatch } as Record<string, ServiceHandler>;
+  const services = { validateUpload, submitParse, pollParse, chunkDocument, embedBatch } as Record<string, ServiceHandler>;
+  return Object.fromEntries(Object.entries(services).map(([name, handler]) => [name, guarded(name, handler)]));
 }
