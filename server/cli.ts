@@ -8,6 +8,7 @@ import { createApp } from './app.js';
 import { ingest } from './cli/ingest.js';
 import { describeConfig, loadConfig, type Config } from './config.js';
 import { createPipeline, type Pipeline } from './pipeline/index.js';
+import { isDatabaseUnavailable } from '../runtime/db/errors.js';
 
 const USAGE = `usage: docket <command>
 
@@ -29,8 +30,37 @@ async function runUntilSignal(pipeline: Pipeline, logger: Logger, server?: Serve
   return 0;
 }
 
+/**
+ * The pipeline, once the database answers: a worker restarted while PostgreSQL restarts waits for
+ * it (up to DATABASE_WAIT_MS) rather than exiting. A wrong URL or password fails at once.
+ */
+async function openPipeline(config: Config, logger: Logger, worker = true): Promise<Pipeline> {
+  const deadline = Date.now() + config.DATABASE_WAIT_MS;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await createPipeline(config, { logger, worker });
+    } catch (error) {
+      const unavailable = isDatabaseUnavailable(error) || isDatabaseUnavailable((error as Error).cause);
+      if (!unavailable || Date.now() >= deadline) throw error;
+      const delay = Math.min(250 * attempt, 2_000);
+      logger.warn({ err: error, retry_in_ms: delay }, 'database unavailable; waiting for it');
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+}
+
+/**
+ * Last resort: a promise nobody awaited, or an error event nobody listened for, is logged with its
+ * context and the process keeps serving. Each is a bug to fix; none may take every job down.
+ */
+function guardProcess(logger: Logger): void {
+  process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled promise rejection (a bug); still serving'));
+  process.on('uncaughtException', (error) => logger.error({ err: error }, 'uncaught exception (a bug); still serving'));
+}
+
 async function serve(config: Config, logger: Logger): Promise<number> {
-  const pipeline = await createPipeline(config, { logger });
+  guardProcess(logger);
+  const pipeline = await openPipeline(config, logger);
   const server = createApp(pipeline, config, logger).listen(config.PORT, config.HOST);
   await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));
   logger.info({ config: describeConfig(config), url: `http://${config.HOST}:${config.PORT}` }, 'docket serving');
@@ -38,7 +68,8 @@ async function serve(config: Config, logger: Logger): Promise<number> {
 }
 
 async function worker(config: Config, logger: Logger): Promise<number> {
-  const pipeline = await createPipeline(config, { logger });
+  guardProcess(logger);
+  const pipeline = await openPipeline(config, logger);
   logger.info({ config: describeConfig(config) }, 'docket worker running');
   return runUntilSignal(pipeline, logger);
 }

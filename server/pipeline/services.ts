@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { AdapterError } from '../../adapters/errors.js';
 import type { LlamaParseClient } from '../../adapters/llamaparse/client.js';
 import { detectType, type DocumentType } from '../../adapters/local/file-type.js';
+import { cleanText } from '../../adapters/local/text.js';
 import type { DocumentWorkers } from '../../adapters/local/workers.js';
 import type { OpenAIEmbedder } from '../../adapters/openai/embedder.js';
 import type { Clock } from '../../runtime/clock.js';
@@ -84,9 +85,11 @@ export function pipelineServices(store: PipelineStore, settings: PipelineSetting
     }
     const result = await providers.parser.markdown(input.remoteJobId, signal);
     const pages = result.job_metadata?.job_pages ?? (await providers.parser.pages(input.remoteJobId, signal));
-    await store.putDocument(input.jobId, result.markdown, pages, now());
+    // A remote parser's text meets the same column: no NUL, no lone surrogates.
+    const markdown = cleanText(result.markdown);
+    await store.putDocument(input.jobId, markdown, pages, now());
     const warnings = status.status === 'PARTIAL_SUCCESS' ? [`PARTIAL_SUCCESS: LlamaParse could not parse every page${status.error_message ? ` (${status.error_message})` : ''}`] : [];
-    if (!result.markdown.trim()) warnings.push('NO_TEXT: the parser found no text; nothing to chunk');
+    if (!markdown.trim()) warnings.push('NO_TEXT: the parser found no text; nothing to chunk');
     return { status: 'done', result: { pages, warnings } };
   };
 

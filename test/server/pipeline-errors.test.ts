@@ -1,7 +1,11 @@
 import test, { type ExecutionContext } from 'ava';
 import { loadConfig } from '../../server/config.js';
 import { createPipeline, type Pipeline } from '../../server/pipeline/index.js';
-import { backend, capturingLogger, freshDatabase, type TestDatabase } from '../helpers/db.js';
+import type { LlamaParseClient } from '../../adapters/llamaparse/client.js';
+import { DocumentWorkers } from '../../adapters/local/workers.js';
+import { pipelineServices } from '../../server/pipeline/services.js';
+import { systemClock } from '../../runtime/clock.js';
+import { backend, capturingLogger, freshDatabase, silent, type TestDatabase } from '../helpers/db.js';
 import { injectFault } from '../helpers/faults.js';
 import { failOnLeakedRuntimes } from '../helpers/leaks.js';
 
@@ -55,4 +59,21 @@ serial('a database error inside a service is transient: the attempt is retried a
   t.is(job.stage, 'complete', JSON.stringify(job.error));
   t.is(await fault.fired(), 2);
   t.is(job.attempts, 2, 'two failed attempts were retried');
+});
+
+serial("a remote parser's text with NUL and lone surrogates is stored clean", async (t) => {
+  const { p } = await pipeline(t);
+  const { jobId } = await p.submit({ filename: 'c.md', content: new TextEncoder().encode('# C') });
+  await settle(p, jobId);
+  // A parser client whose result carries what Postgres text refuses (22021) or UTF-8 cannot encode.
+  const parser = {
+    status: async () => ({ status: 'SUCCESS' }),
+    markdown: async () => ({ markdown: 'before\u0000after \ud800 end', job_metadata: { job_pages: 1 } }),
+  } as unknown as LlamaParseClient;
+  const workers = new DocumentWorkers({ threads: 1 });
+  t.teardown(() => workers.close());
+  const services = pipelineServices(p.store, { maxUploadBytes: 1e6, chunkTokens: 128, dimensions: 16, embedBatchSize: 4 }, { local: workers, parser }, systemClock);
+  const output = await services.pollParse!({ input: { jobId, remoteJobId: 'r' }, idempotencyKey: 'k', attempt: 1, signal: new AbortController().signal, instanceId: jobId, childId: 'c', logger: silent });
+  t.like(output, { status: 'done' });
+  t.is((await p.store.document(jobId))!.markdown, 'beforeafter \ufffd end');
 });
