@@ -7,19 +7,24 @@ import { databaseBackoffMs, retryTransient, sleep } from './db/retry.js';
 import type { AttemptLogEntry, ClaimedEffect, EffectQueries } from './queries/effects.js';
 import type { EffectEnd, StepQueries } from './queries/steps.js';
 import type { Registry } from './registry.js';
-import type { InboxEvent } from './step.js';
-import type { Stepper } from './stepper.js';
+import type { AfterCommit, SlotLease, Slots, StepApplier } from './apply.js';
+import { Batcher } from './batcher.js';
+import type { Metrics } from './metrics.js';
+import type { InboxEvent } from './transition.js';
 
 /** Results applied per transaction at most, and transactions applying them at once. */
-const MAX_FLUSH = 100;
-const FLUSHERS = 2;
+const MAX_BATCH = 100;
+const CONCURRENCY = 2;
 
 export interface EffectResultsOptions {
   db: Database;
   queries: EffectQueries;
   stepQueries: StepQueries;
-  stepper: Stepper;
+  applier: StepApplier;
+  /** This worker's runner: the steps that apply results claim the effects they start for it. */
+  runner: { slots(): SlotLease };
   registry: Registry;
+  metrics: Metrics;
   clock: Clock;
   logger: Logger;
   workerId: string;
@@ -52,8 +57,7 @@ interface Ending {
  * service is not run again when the database comes back.
  */
 export class EffectResults {
-  readonly #endings: Ending[] = [];
-  #flushing = 0;
+  readonly #batcher = new Batcher<Ending>({ maxBatch: MAX_BATCH, concurrency: CONCURRENCY, run: (batch) => this.#settle(batch) });
   /** Transient database failures in a row while applying results. */
   #outage = 0;
 
@@ -72,8 +76,7 @@ export class EffectResults {
         error: result.error ?? null,
         log: result.log ? [result.log] : null,
       };
-      this.#endings.push({ effect, end, reply, resolve, reject });
-      this.#flush();
+      this.#batcher.push({ effect, end, reply, resolve, reject });
     });
   }
 
@@ -85,17 +88,6 @@ export class EffectResults {
 
   #persist<T>(what: string, write: () => Promise<T>): Promise<T> {
     return retryTransient(write, { keepTrying: this.options.keepTrying, logger: this.options.logger, what });
-  }
-
-  #flush(): void {
-    while (this.#flushing < FLUSHERS && this.#endings.length > 0) {
-      const batch = this.#endings.splice(0, MAX_FLUSH);
-      this.#flushing += 1;
-      void this.#settle(batch).finally(() => {
-        this.#flushing -= 1;
-        this.#flush();
-      });
-    }
   }
 
   async #settle(batch: Ending[]): Promise<void> {
@@ -128,43 +120,52 @@ export class EffectResults {
     const delay = databaseBackoffMs(this.#outage);
     this.options.logger.warn({ err: error, results: batch.length, retry_in_ms: delay }, 'database error while recording effect results; retrying');
     await sleep(delay);
-    this.#endings.unshift(...batch);
+    this.#batcher.pushFront(batch);
   }
 
+  /** One transaction: lock the instances, apply the results that this worker still owns, after commit start what they spawned. */
   async #apply(batch: Ending[], isolate: boolean): Promise<void> {
-    const { db, queries, stepQueries, stepper, registry, workerId, batchSize, clock } = this.options;
-    const now = clock.now();
+    const { db, clock, metrics, runner } = this.options;
+    const slots = runner.slots();
+    let outcome: { owned: Set<string>; work: AfterCommit };
+    try {
+      outcome = await db.transaction((tx) => this.#applyIn(tx, batch, isolate, clock.now(), slots));
+    } catch (error) {
+      slots.abort();
+      throw error;
+    }
+    slots.commit(outcome.work.adopt);
+    metrics.committed(outcome.work, clock.now());
+    for (const ending of batch) ending.resolve(outcome.owned.has(ending.effect.idempotencyKey));
+  }
+
+  async #applyIn(tx: Transaction, batch: Ending[], isolate: boolean, now: number, slots: Slots): Promise<{ owned: Set<string>; work: AfterCommit }> {
+    const { queries, stepQueries, applier, registry, workerId, batchSize } = this.options;
     const at = new Date(now);
-    const owned = await stepper.transact(db, async (tx, step) => {
-      // Instances first, then effects: the order a step takes them in, so no deadlock.
-      const claimed = await stepQueries.lock(tx, [...new Set(batch.map((e) => e.effect.instanceId))], batchSize);
-      const owned = await stepQueries.owned(tx, batch.map((e) => e.effect.idempotencyKey), workerId);
-      const items = new Map(claimed.map((c) => [c.instance.id, { claimed: c, arrivals: [] as InboxEvent[] }]));
-      const mine = batch.filter((e) => owned.has(e.effect.idempotencyKey));
-      const queued: Ending[] = [];
-      for (const ending of mine) {
-        const item = items.get(ending.effect.instanceId);
-        if (!item) continue; // the instance is gone
-        const reg = registry.machine(item.claimed.instance.machine)!;
-        // A full inbox must be applied first; a version this runtime cannot step waits for one that can.
-        if (item.claimed.inbox.length === batchSize || !stepper.canStep(reg, item.claimed.instance.machineVersion)) queued.push(ending);
-        else item.arrivals.push({ id: null, event: ending.reply, timerId: null, sourceEffect: ending.effect.idempotencyKey, availableAt: at, createdAt: at });
-      }
-      const toInbox = async (t: Transaction, endings: Ending[]) => {
-        for (const e of endings) await queries.reply(t, e.effect, e.reply, at);
-      };
-      await toInbox(tx, queued);
-      const ended = mine.map((e) => e.end);
-      await step([...items.values()].filter((item) => item.arrivals.length > 0), now, {
-        ended,
-        isolate,
-        onFailure: async (t) => {
-          await stepQueries.write(t, [], ended, at);
-          await toInbox(t, mine.filter((e) => !queued.includes(e) && items.has(e.effect.instanceId)));
-        },
-      });
-      return owned;
+    // Instances first, then effects: the order a step takes them in, so no deadlock.
+    const claimed = await stepQueries.lock(tx, [...new Set(batch.map((e) => e.effect.instanceId))], batchSize);
+    const owned = await stepQueries.owned(tx, batch.map((e) => e.effect.idempotencyKey), workerId);
+    const items = new Map(claimed.map((c) => [c.instance.id, { claimed: c, arrivals: [] as InboxEvent[] }]));
+    const mine = batch.filter((e) => owned.has(e.effect.idempotencyKey));
+    const queued: Ending[] = [];
+    for (const ending of mine) {
+      const item = items.get(ending.effect.instanceId);
+      if (!item) continue; // the instance is gone
+      const reg = registry.machine(item.claimed.instance.machine)!;
+      // A full inbox must be applied first; a version this runtime cannot step waits for one that can.
+      if (item.claimed.inbox.length === batchSize || !applier.canStep(reg, item.claimed.instance.machineVersion)) queued.push(ending);
+      else item.arrivals.push({ id: null, event: ending.reply, timerId: null, sourceEffect: ending.effect.idempotencyKey, availableAt: at, createdAt: at });
+    }
+    for (const e of queued) await queries.reply(tx, e.effect, e.reply, at);
+    const ended = mine.map((e) => e.end);
+    const replies = mine.filter((e) => !queued.includes(e) && items.has(e.effect.instanceId)).map((e) => ({ effect: e.effect, event: e.reply }));
+    const work = await applier.apply(tx, [...items.values()].filter((item) => item.arrivals.length > 0), now, {
+      slots,
+      ended,
+      isolate,
+      // Should the step fail, the effects still end and their results wait in the inbox.
+      onFailure: { ended, replies },
     });
-    for (const ending of batch) ending.resolve(owned.has(ending.effect.idempotencyKey));
+    return { owned, work };
   }
 }

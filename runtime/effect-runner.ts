@@ -1,4 +1,3 @@
-import type { AnyEventObject } from 'xstate';
 import type { Logger } from 'pino';
 import type { Clock } from './clock.js';
 import type { Database } from './db/database.js';
@@ -10,7 +9,8 @@ import type { Metrics } from './metrics.js';
 import type { AttemptLogEntry, ClaimedEffect, EffectQueries } from './queries/effects.js';
 import type { StepQueries } from './queries/steps.js';
 import type { Registry, RegisteredService } from './registry.js';
-import type { EffectSink, Stepper } from './stepper.js';
+import type { SlotLease } from './apply.js';
+import type { StepApplier } from './apply.js';
 import { DEFAULT_RETRY, retryDelayMs } from './retry.js';
 import type { RetryPolicy, RuntimeOptions } from './types.js';
 
@@ -18,7 +18,7 @@ export interface EffectRunnerOptions {
   db: Database;
   queries: EffectQueries;
   stepQueries: StepQueries;
-  stepper: Stepper;
+  applier: StepApplier;
   batchSize: number;
   registry: Registry;
   clock: Clock;
@@ -47,7 +47,7 @@ interface Running {
  * step claimed for it), heartbeats while they run, and commits each result or schedules a retry.
  * An invocation's result is applied to its instance in the transaction that records it.
  */
-export class EffectRunner extends Loop implements EffectSink {
+export class EffectRunner extends Loop {
   protected readonly pollIntervalMs: number;
   /** Running effects by idempotency key. */
   readonly #running = new Map<string, Running>();
@@ -58,29 +58,38 @@ export class EffectRunner extends Loop implements EffectSink {
   constructor(private readonly options: EffectRunnerOptions) {
     super(options.logger);
     this.pollIntervalMs = options.pollIntervalMs;
-    this.#results = new EffectResults({ ...options, keepTrying: () => this.running });
+    this.#results = new EffectResults({ ...options, runner: this, keepTrying: () => this.running });
   }
 
   protected now(): number {
     return this.options.clock.now();
   }
 
-  reserve(wanted: number): number {
-    if (!this.running) return 0;
-    const granted = Math.max(0, Math.min(wanted, this.options.concurrency - this.#running.size - this.#reserved));
-    this.#reserved += granted;
-    return granted;
-  }
-
-  unreserve(count: number): void {
-    if (count === 0) return;
-    this.#reserved -= count;
-    this.notify();
-  }
-
-  adopt(effects: ClaimedEffect[]): void {
-    this.#reserved -= effects.length;
-    for (const effect of effects) this.#launch(effect);
+  /**
+   * Slots for one step transaction to fill with the effects it claims, taken as its steps need them.
+   * After the commit, `commit()` starts what was claimed and gives back the rest; after a rollback,
+   * `abort()` gives back everything.
+   */
+  slots(): SlotLease {
+    let taken = 0;
+    return {
+      take: (wanted) => {
+        if (!this.running) return 0;
+        const granted = Math.max(0, Math.min(wanted, this.options.concurrency - this.#running.size - this.#reserved));
+        this.#reserved += granted;
+        taken += granted;
+        return granted;
+      },
+      commit: (adopt) => {
+        this.#reserved -= taken;
+        for (const effect of adopt) this.#launch(effect);
+        if (adopt.length < taken) this.notify();
+      },
+      abort: () => {
+        this.#reserved -= taken;
+        if (taken > 0) this.notify();
+      },
+    };
   }
 
   protected async turn(): Promise<Date | 'again' | null> {
@@ -111,8 +120,7 @@ export class EffectRunner extends Loop implements EffectSink {
     const log = this.logger.child(fields(effect));
     metrics.inc('effectsStarted');
     if (effect.tookOver) log.warn('took over an effect whose lease expired');
-    const reg = registry.machine(effect.machine)!;
-    const service = this.#resolve(effect, reg.machine);
+    const service = registry.effectService(effect, this.options.onEmit);
     if (!service) {
       return this.#fail(effect, new DocketError('SERVICE_NOT_FOUND', `no service "${effect.service}" in the runtime's services or the machine's actors`), log);
     }
@@ -162,30 +170,6 @@ export class EffectRunner extends Loop implements EffectSink {
       effect.kind === 'invoke' ? { type: `xstate.done.actor.${effect.childId}`, output: output ?? null } : null,
     );
     this.#settled(finished, 'effectsSucceeded', log, 'effect done');
-  }
-
-  #resolve(effect: ClaimedEffect, machine: Parameters<Registry['service']>[0]): RegisteredService | undefined {
-    if (effect.kind === 'invoke') return this.options.registry.service(machine, effect.service);
-    if (effect.kind === 'emit') {
-      const onEmit = this.options.onEmit;
-      return {
-        handler: async ({ input }) => {
-          await onEmit?.((input as { event: AnyEventObject }).event, { instanceId: effect.instanceId, machine: effect.machine });
-        },
-        retry: undefined,
-        timeoutMs: undefined,
-      };
-    }
-    const impl = (machine.implementations.actions as Record<string, unknown>)[effect.service];
-    if (typeof impl !== 'function') return undefined;
-    return {
-      handler: async ({ input }) => {
-        const { params, context, event } = input as { params: unknown; context: unknown; event: unknown };
-        await impl({ context, event, self: undefined, system: undefined }, params);
-      },
-      retry: undefined,
-      timeoutMs: undefined,
-    };
   }
 
   async #failOrRetry(effect: ClaimedEffect, service: RegisteredService, error: unknown, log: Logger): Promise<void> {

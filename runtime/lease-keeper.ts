@@ -1,7 +1,8 @@
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
-import type { Clock } from './clock.js';
+import { systemClock, type Clock } from './clock.js';
+import { PgDatabase } from './db/pg.js';
 import type { Database } from './db/database.js';
 import type { EffectQueries } from './queries/effects.js';
 
@@ -24,6 +25,12 @@ export interface LeaseKeeperOptions {
   logger: Logger;
   workerId: string;
   leaseMs: number;
+}
+
+/** A thread of its own where there are other processes to take over and time is real time; else timers here. */
+export function createLeaseKeeper(options: LeaseKeeperOptions): LeaseKeeper {
+  const { db, clock } = options;
+  return db instanceof PgDatabase && clock === systemClock ? new ThreadLeaseKeeper(options, db.connectionString) : new TimerLeaseKeeper(options);
 }
 
 /** Renewals on this thread's timers: for PGlite (one process, nothing to take over) and manual clocks. */

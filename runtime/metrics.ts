@@ -1,3 +1,4 @@
+import type { AfterCommit } from './apply.js';
 import type { LatencySummary, RuntimeMetrics } from './types.js';
 
 /** Recent samples kept for percentiles; older ones are overwritten. */
@@ -23,6 +24,18 @@ export class Metrics {
 
   inc(name: Exclude<keyof RuntimeMetrics, 'timerLatenessMs' | 'eventLagMs'>, by = 1): void {
     this.#counters[name] += by;
+  }
+
+  /** Counts what a step transaction did, once it committed at `committedAt` (epoch ms). */
+  committed(work: AfterCommit, committedAt: number): void {
+    this.#counters.stepFailures += work.failures;
+    for (const outcome of work.stepped) {
+      this.#counters.steps += 1;
+      this.#counters.eventsApplied += outcome.applied.length;
+      this.#counters.eventsDropped += outcome.dropped;
+      for (const ms of outcome.timerLateness) this.timerFired(ms);
+      for (const since of outcome.appliedSince) this.eventApplied(committedAt - since);
+    }
   }
 
   timerFired(latenessMs: number): void {

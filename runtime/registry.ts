@@ -1,6 +1,6 @@
-import type { AnyStateMachine } from 'xstate';
+import type { AnyEventObject, AnyStateMachine } from 'xstate';
 import { ConfigError } from './errors.js';
-import type { MachineEntry, MachineRegistration, ServiceHandler, ServiceRegistration } from './types.js';
+import type { MachineEntry, MachineRegistration, RuntimeOptions, ServiceHandler, ServiceRegistration } from './types.js';
 
 export interface RegisteredMachine extends Required<Pick<MachineRegistration, 'machine' | 'version'>> {
   name: string;
@@ -61,6 +61,34 @@ export class Registry {
 
   get machineNames(): string[] {
     return [...this.#machines.keys()];
+  }
+
+  /**
+   * What runs an effect: an invoke's service, the runtime's `onEmit` for an emitted event, or the
+   * machine's named custom action for outbox work. One lookup for every kind of effect.
+   */
+  effectService(effect: { kind: 'invoke' | 'action' | 'emit'; machine: string; service: string; instanceId: string }, onEmit: RuntimeOptions['onEmit']): RegisteredService | undefined {
+    const machine = this.machine(effect.machine)!.machine;
+    if (effect.kind === 'invoke') return this.service(machine, effect.service);
+    if (effect.kind === 'emit') {
+      return {
+        handler: async ({ input }) => {
+          await onEmit?.((input as { event: AnyEventObject }).event, { instanceId: effect.instanceId, machine: effect.machine });
+        },
+        retry: undefined,
+        timeoutMs: undefined,
+      };
+    }
+    const impl = (machine.implementations.actions as Record<string, unknown>)[effect.service];
+    if (typeof impl !== 'function') return undefined;
+    return {
+      handler: async ({ input }) => {
+        const { params, context, event } = input as { params: unknown; context: unknown; event: unknown };
+        await impl({ context, event, self: undefined, system: undefined }, params);
+      },
+      retry: undefined,
+      timeoutMs: undefined,
+    };
   }
 
   /**

@@ -3,8 +3,7 @@ import { z } from 'zod';
 import { systemClock } from './clock.js';
 import type { Database } from './db/database.js';
 import { maskUrl, openDatabase } from './db/open.js';
-import { PgDatabase } from './db/pg.js';
-import { ThreadLeaseKeeper, TimerLeaseKeeper } from './lease-keeper.js';
+import { createLeaseKeeper } from './lease-keeper.js';
 import { EffectRunner } from './effect-runner.js';
 import { ConfigError, DatabaseUnavailableError, InstanceNotFoundError, RuntimeClosedError, WaitTimeoutError } from './errors.js';
 import { defaultLogger } from './logger.js';
@@ -18,8 +17,8 @@ import { StepQueries } from './queries/steps.js';
 import { Registry } from './registry.js';
 import { SchemaName } from './schema.js';
 import { Starter } from './starter.js';
-import { StepWorker } from './step-worker.js';
-import { Stepper } from './stepper.js';
+import { StepLoop } from './step-loop.js';
+import { StepApplier } from './apply.js';
 import { Subscriptions } from './subscriptions.js';
 import type { InstanceState, Runtime, RuntimeOptions, SendOptions, SendResult, StartOptions, WaitOptions } from './types.js';
 
@@ -52,63 +51,53 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const instances = new InstanceQueries(schema);
   const steps = new StepQueries(schema);
   const metrics = new Metrics();
-  const stepper = new Stepper({
+  const effectQueries = new EffectQueries(schema);
+  const applier = new StepApplier({
     queries: steps,
+    effectQueries,
     registry,
-    clock,
-    metrics,
     logger,
     batchSize: tuning.stepBatchSize,
     maxStepFailures: tuning.maxStepFailures,
     workerId: tuning.workerId,
     leaseMs: tuning.leaseMs,
   });
-  const workers: StepWorker[] = [];
-  const effectQueries = new EffectQueries(schema);
-  let effects: EffectRunner | undefined;
-  if (tuning.worker) {
-    for (let i = 0; i < tuning.stepConcurrency; i++) {
-      workers.push(
-        new StepWorker({
-          db,
-          queries: steps,
-          stepper,
-          registry,
-          clock,
-          logger,
-          batchSize: tuning.stepBatchSize,
-          claimLimit: tuning.claimBatchSize,
-          pollIntervalMs: tuning.pollIntervalMs,
-        }),
-      );
-    }
-    const leaseOptions = { db, queries: effectQueries, clock, logger, workerId: tuning.workerId, leaseMs: tuning.leaseMs };
-    // A thread of its own where there are other processes to take over, and time is real time.
-    const leases =
-      db instanceof PgDatabase && clock === systemClock ? new ThreadLeaseKeeper(leaseOptions, db.connectionString) : new TimerLeaseKeeper(leaseOptions);
-    effects = new EffectRunner({
-      leases,
-      db,
-      queries: effectQueries,
-      stepQueries: steps,
-      stepper,
-      batchSize: tuning.stepBatchSize,
-      registry,
-      clock,
-      metrics,
-      logger,
-      workerId: tuning.workerId,
-      concurrency: tuning.effectConcurrency,
-      leaseMs: tuning.leaseMs,
-      pollIntervalMs: tuning.pollIntervalMs,
-      retry: tuning.retry,
-      onEmit: options.onEmit,
-      shutdownGraceMs: tuning.shutdownGraceMs,
-    });
-    stepper.sink = effects;
-  }
-
-  const starter = new Starter({ db, instances, stepper, registry, clock, logger });
+  const effects = tuning.worker
+    ? new EffectRunner({
+        leases: createLeaseKeeper({ db, queries: effectQueries, clock, logger, workerId: tuning.workerId, leaseMs: tuning.leaseMs }),
+        db,
+        queries: effectQueries,
+        stepQueries: steps,
+        applier,
+        batchSize: tuning.stepBatchSize,
+        registry,
+        clock,
+        metrics,
+        logger,
+        workerId: tuning.workerId,
+        concurrency: tuning.effectConcurrency,
+        leaseMs: tuning.leaseMs,
+        pollIntervalMs: tuning.pollIntervalMs,
+        retry: tuning.retry,
+        onEmit: options.onEmit,
+        shutdownGraceMs: tuning.shutdownGraceMs,
+      })
+    : undefined;
+  const loopOptions = {
+    db,
+    queries: steps,
+    applier,
+    effects,
+    registry,
+    metrics,
+    clock,
+    logger,
+    batchSize: tuning.stepBatchSize,
+    claimLimit: tuning.claimBatchSize,
+    pollIntervalMs: tuning.pollIntervalMs,
+  };
+  const workers = tuning.worker ? Array.from({ length: tuning.stepConcurrency }, () => new StepLoop(loopOptions)) : [];
+  const starter = new Starter({ db, instances, applier, effects, registry, clock, logger });
 
   const wakeSteps = () => workers.forEach((w) => w.notify());
   const wakeAll = () => {

@@ -1,23 +1,36 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { z } from 'zod';
+import { NO_SLOTS, type AfterCommit, type StepApplier } from './apply.js';
+import { Batcher } from './batcher.js';
 import type { Clock } from './clock.js';
 import type { Database, Transaction } from './db/database.js';
+import type { EffectRunner } from './effect-runner.js';
 import { ConfigError, DocketError } from './errors.js';
 import type { InstanceQueries, NewInstance } from './queries/instances.js';
 import type { Registry } from './registry.js';
-import { computeStart } from './step.js';
-import type { Stepper } from './stepper.js';
+import { computeStart } from './transition.js';
 import type { StartOptions } from './types.js';
 
 const uuidSchema = z.uuid();
 /** Instances created per transaction at most, and transactions creating them at once. */
 const MAX_BATCH = 100;
-const FLUSHERS = 2;
+const CONCURRENCY = 2;
 
 interface Request extends NewInstance {
   resolve: (id: string) => void;
   reject: (error: unknown) => void;
+}
+
+export interface StarterOptions {
+  db: Database;
+  instances: InstanceQueries;
+  applier: StepApplier;
+  /** This process's effect runner, which starts the effects a new instance invokes; none for a client. */
+  effects: EffectRunner | undefined;
+  registry: Registry;
+  clock: Clock;
+  logger: Logger;
 }
 
 /**
@@ -26,20 +39,14 @@ interface Request extends NewInstance {
  * costs a few transactions, not one each.
  */
 export class Starter {
-  readonly #queue: Request[] = [];
-  #flushing = 0;
+  readonly #batcher = new Batcher<Request>({ maxBatch: MAX_BATCH, concurrency: CONCURRENCY, run: (batch) => this.#settle(batch) });
 
-  constructor(
-    private readonly options: { db: Database; instances: InstanceQueries; stepper: Stepper; registry: Registry; clock: Clock; logger: Logger },
-  ) {}
+  constructor(private readonly options: StarterOptions) {}
 
   start(name: string, input: unknown, startOptions: StartOptions): Promise<string> {
     const request = this.#prepare(name, input, startOptions);
     if (startOptions.tx) return this.#insertIn(startOptions.tx, request);
-    return new Promise((resolve, reject) => {
-      this.#queue.push({ ...request, resolve, reject });
-      this.#flush();
-    });
+    return new Promise((resolve, reject) => this.#batcher.push({ ...request, resolve, reject }));
   }
 
   #prepare(name: string, input: unknown, startOptions: StartOptions): NewInstance {
@@ -53,11 +60,13 @@ export class Starter {
 
   /** A start inside the caller's transaction: committed (or rolled back) with the caller's own writes. */
   async #insertIn(tx: Transaction, request: NewInstance): Promise<string> {
-    const { instances, stepper, clock } = this.options;
+    const { instances, applier, clock } = this.options;
     const now = clock.now();
     const inserted = await instances.insert(tx, [request], new Date(now));
     if (inserted.has(request.id)) {
-      await stepper.createIn(tx, [{ instanceId: request.id, machine: request.machine, outcome: request.outcome }], now);
+      // No claims: this runtime cannot know when, or whether, that transaction commits; the
+      // effects trigger's NOTIFY wakes a runner once it does.
+      await applier.create(tx, [{ instanceId: request.id, machine: request.machine, outcome: request.outcome }], now, NO_SLOTS);
       return request.id;
     }
     const existing = await instances.findExisting(tx, request.id, request.idempotencyKey);
@@ -65,33 +74,36 @@ export class Starter {
     return existing;
   }
 
-  #flush(): void {
-    while (this.#flushing < FLUSHERS && this.#queue.length > 0) {
-      const batch = this.#queue.splice(0, MAX_BATCH);
-      this.#flushing += 1;
-      this.#insert(batch)
-        .catch(async (error) => {
-          if (batch.length === 1) return batch[0]!.reject(error);
-          // One bad start (a hook throwing, say) must not fail the others: one at a time.
-          this.options.logger.warn({ err: error, batch: batch.length }, 'batched start failed; starting one at a time');
-          for (const request of batch) await this.#insert([request]).catch(request.reject);
-        })
-        .finally(() => {
-          this.#flushing -= 1;
-          this.#flush();
-        });
+  async #settle(batch: Request[]): Promise<void> {
+    try {
+      await this.#insert(batch);
+    } catch (error) {
+      if (batch.length === 1) return batch[0]!.reject(error);
+      // One bad start (a hook throwing, say) must not fail the others: one at a time.
+      this.options.logger.warn({ err: error, batch: batch.length }, 'batched start failed; starting one at a time');
+      for (const request of batch) await this.#insert([request]).catch(request.reject);
     }
   }
 
   async #insert(batch: Request[]): Promise<void> {
-    const { db, instances, stepper, clock, logger } = this.options;
+    const { db, instances, applier, effects, clock, logger } = this.options;
     const now = clock.now();
-    const inserted = await stepper.transact(db, async (tx, _step, create) => {
-      const inserted = await instances.insert(tx, batch, new Date(now));
-      const created = batch.filter((request) => inserted.has(request.id));
-      if (created.length > 0) await create(created.map(({ id, machine, outcome }) => ({ instanceId: id, machine, outcome })), now);
-      return inserted;
-    });
+    const slots = effects?.slots();
+    let inserted: Set<string>;
+    let work: AfterCommit | undefined;
+    try {
+      [inserted, work] = await db.transaction(async (tx) => {
+        const inserted = await instances.insert(tx, batch, new Date(now));
+        const created = batch.filter((request) => inserted.has(request.id));
+        if (created.length === 0) return [inserted, undefined] as const;
+        const items = created.map(({ id, machine, outcome }) => ({ instanceId: id, machine, outcome }));
+        return [inserted, await applier.create(tx, items, now, slots ?? NO_SLOTS)] as const;
+      });
+    } catch (error) {
+      slots?.abort();
+      throw error;
+    }
+    slots?.commit(work?.adopt ?? []);
     for (const request of batch) {
       if (inserted.has(request.id)) {
         logger.debug({ instance_id: request.id, machine: request.machine, to: request.outcome.value }, 'instance started');

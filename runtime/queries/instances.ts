@@ -2,7 +2,7 @@ import type { AnyEventObject, StateValue } from 'xstate';
 import type { Queryable } from '../db/database.js';
 import type { ErrorInfo } from '../errors.js';
 import type { SchemaName } from '../schema.js';
-import type { StepOutcome } from '../step.js';
+import type { StepOutcome } from '../transition.js';
 import type { HistoryEntry, InstanceState, InstanceStatus, PersistedSnapshot } from '../types.js';
 
 /** Creating and reading instances, and committing events to their inboxes. */

@@ -1,6 +1,6 @@
 import type { Queryable } from '../db/database.js';
 import type { SchemaName } from '../schema.js';
-import type { ClaimedInstance, InboxEvent, StepOutcome } from '../step.js';
+import type { ClaimedInstance, InboxEvent, StepOutcome } from '../transition.js';
 
 /** One instance's step, as the batch write takes it. */
 export interface StepWrite {

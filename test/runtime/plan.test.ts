@@ -2,7 +2,7 @@ import test from 'ava';
 import { initialTransition, setup, transition, sendTo, raise } from 'xstate';
 import pino from 'pino';
 import { ActionPlan, type ResolvedAction } from '../../runtime/plan.js';
-import { computeStep } from '../../runtime/step.js';
+import { computeStep } from '../../runtime/transition.js';
 
 const logger = pino({ level: 'silent' });
 

@@ -1,20 +1,26 @@
 import type { Logger } from 'pino';
+import type { AfterCommit, StepApplier } from './apply.js';
 import type { Clock } from './clock.js';
 import type { Database } from './db/database.js';
 import { isTransientDatabaseError } from './db/errors.js';
+import type { EffectRunner } from './effect-runner.js';
 import { Loop } from './loop.js';
+import type { Metrics } from './metrics.js';
 import type { StepQueries } from './queries/steps.js';
 import type { Registry } from './registry.js';
-import type { Stepper } from './stepper.js';
+import { NO_SLOTS } from './apply.js';
 
 /** How soon to look again at an instance that was due but locked by another worker. */
 const LOCKED_RETRY_MS = 200;
 
-export interface StepWorkerOptions {
+export interface StepLoopOptions {
   db: Database;
   queries: StepQueries;
-  stepper: Stepper;
+  applier: StepApplier;
+  /** This process's effect runner, which starts the effects a step claims; none for a client. */
+  effects: EffectRunner | undefined;
   registry: Registry;
+  metrics: Metrics;
   clock: Clock;
   logger: Logger;
   /** Inbox rows read per instance. */
@@ -25,15 +31,15 @@ export interface StepWorkerOptions {
 }
 
 /**
- * Claims an instance with due events (skipping ones other workers hold), applies them with
- * transition() and commits the new snapshot, its side records and the consumption of the events
- * in one transaction.
+ * One turn: claim instances with due events (skipping ones other workers hold), apply them with
+ * transition() and commit the new snapshots, their side records and the consumption of the events
+ * in one transaction; then start the effects the steps claimed and count what was done.
  */
-export class StepWorker extends Loop {
+export class StepLoop extends Loop {
   protected readonly pollIntervalMs: number;
   #isolatedTurns = 0;
 
-  constructor(private readonly options: StepWorkerOptions) {
+  constructor(private readonly options: StepLoopOptions) {
     super(options.logger);
     this.pollIntervalMs = options.pollIntervalMs;
   }
@@ -43,19 +49,12 @@ export class StepWorker extends Loop {
   }
 
   protected async turn(): Promise<Date | 'again' | null> {
-    const { db, queries, registry, stepper } = this.options;
     // Normally a batch of instances per transaction. After a batch failed, one at a time under a
     // savepoint for a while, so the failing instance is found, counted and backed off.
     const isolate = this.#isolatedTurns > 0;
-    let stepped: boolean;
+    let work: AfterCommit | null;
     try {
-      stepped = await stepper.transact(db, async (tx, step) => {
-        const now = this.now();
-        const claimed = await queries.claim(tx, new Date(now), registry.claimFilter, isolate ? 1 : this.options.claimLimit, this.options.batchSize);
-        if (claimed.length === 0) return false;
-        await step(claimed.map((c) => ({ claimed: c })), now, { isolate });
-        return true;
-      });
+      work = await this.#step(isolate);
     } catch (error) {
       // An outage or a lost race is no instance's fault: back off and try the same batch again.
       if (isolate || isTransientDatabaseError(error)) throw error;
@@ -64,11 +63,33 @@ export class StepWorker extends Loop {
       return 'again';
     }
     if (isolate) this.#isolatedTurns -= 1;
-    if (stepped) return 'again';
+    if (work) return 'again';
+    const { db, queries, registry } = this.options;
     const next = await queries.nextWake(db, registry.claimFilter);
     // Due but not claimed: another worker holds it. Look again shortly rather than spin; if that
     // worker dies mid-step its transaction ends and we pick the instance up on this retry.
     const now = this.now();
     return next && next.getTime() <= now ? new Date(now + LOCKED_RETRY_MS) : next;
+  }
+
+  /** Compute and write in one transaction, then act on what it returned. Null when nothing was due. */
+  async #step(isolate: boolean): Promise<AfterCommit | null> {
+    const { db, queries, applier, registry, effects, metrics, clock, claimLimit, batchSize } = this.options;
+    const slots = effects?.slots();
+    let work: AfterCommit | null;
+    try {
+      work = await db.transaction(async (tx) => {
+        const now = clock.now();
+        const claimed = await queries.claim(tx, new Date(now), registry.claimFilter, isolate ? 1 : claimLimit, batchSize);
+        if (claimed.length === 0) return null;
+        return applier.apply(tx, claimed.map((c) => ({ claimed: c })), now, { slots: slots ?? NO_SLOTS, isolate });
+      });
+    } catch (error) {
+      slots?.abort();
+      throw error;
+    }
+    slots?.commit(work?.adopt ?? []);
+    if (work) metrics.committed(work, clock.now());
+    return work;
   }
 }
