@@ -20,6 +20,7 @@ export {
 } from './runtime/errors.js';
 export type { Database, Queryable, Transaction } from './runtime/db/database.js';
 export { isDatabaseUnavailable, isTransientDatabaseError } from './runtime/db/errors.js';
+export { SchemaTooNewError } from './runtime/migrate.js';
 export { PgliteDatabase } from './runtime/db/pglite.js';
 export { PgDatabase } from './runtime/db/pg.js';
 export type * from './runtime/types.js';

@@ -5,7 +5,7 @@ import type { Database } from './db/database.js';
 import { maskUrl, openDatabase } from './db/open.js';
 import { createLeaseKeeper } from './lease-keeper.js';
 import { EffectRunner } from './effect-runner.js';
-import { ConfigError, DatabaseUnavailableError, InstanceNotFoundError, RuntimeClosedError, WaitTimeoutError } from './errors.js';
+import { ConfigError, DatabaseUnavailableError, DocketError, InstanceNotFoundError, RuntimeClosedError, WaitTimeoutError } from './errors.js';
 import { defaultLogger } from './logger.js';
 import { Metrics } from './metrics.js';
 import { ENGINE_MIGRATIONS, loadMigrations, migrate } from './migrate.js';
@@ -41,9 +41,10 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       ? options.database
       : await openDatabase(options.database, { maxConnections: tuning.maxConnections, idleInTransactionTimeoutMs: tuning.leaseMs, logger });
   try {
-    await migrate(db, schema, loadMigrations(ENGINE_MIGRATIONS));
+    await migrate(db, schema, loadMigrations(ENGINE_MIGRATIONS), 'engine', logger);
   } catch (error) {
     if (ownsDatabase) await db.close();
+    if (error instanceof DocketError) throw error;
     const where = typeof options.database === 'string' ? maskUrl(options.database) : db.kind;
     throw new DatabaseUnavailableError(`could not prepare the database (${where}): ${(error as Error).message}`, { cause: error });
   }

@@ -21,6 +21,7 @@ table migrations
   id integer not null
   name text not null
   applied_at timestamp with time zone not null default now()
+  breaking boolean not null default false
 table parse_submissions
   idempotency_key text not null
   job_id uuid not null

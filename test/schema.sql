@@ -56,6 +56,7 @@ table migrations
   id integer not null
   name text not null
   applied_at timestamp with time zone not null default now()
+  breaking boolean not null default false
 constraint :SCHEMA.dedupe_keys dedupe_keys_instance_id_fkey FOREIGN KEY (instance_id) REFERENCES :SCHEMA.instances(id) ON DELETE CASCADE
 constraint :SCHEMA.dedupe_keys dedupe_keys_pkey PRIMARY KEY (instance_id, key)
 constraint :SCHEMA.effects effects_idempotency_key_key UNIQUE (idempotency_key)

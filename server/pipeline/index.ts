@@ -57,7 +57,7 @@ export async function createPipeline(config: Config, options: PipelineOptions): 
     logger: options.logger,
   });
   try {
-    await migrate(db, new SchemaName(PIPELINE_SCHEMA), loadMigrations(PIPELINE_MIGRATIONS), 'upload_pipeline');
+    await migrate(db, new SchemaName(PIPELINE_SCHEMA), loadMigrations(PIPELINE_MIGRATIONS), 'upload_pipeline', options.logger);
     const store = new PipelineStore(db);
     const services = pipelineServices(
       store,

@@ -1,9 +1,12 @@
 import test from 'ava';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadMigrations, SchemaTooNewError } from '../../runtime/migrate.js';
 import { createRuntime } from '../../runtime/runtime.js';
 import { DatabaseUnavailableError } from '../../runtime/errors.js';
 import { describeSchema } from '../../scripts/describe-schema.js';
-import { backend, freshSchema, postgresUrl, silent, testDatabase } from '../helpers/db.js';
+import { backend, capturingLogger, freshSchema, postgresUrl, silent, testDatabase } from '../helpers/db.js';
 import { failOnLeakedRuntimes } from '../helpers/leaks.js';
 import { recorder } from '../helpers/machines.js';
 import { harness } from '../helpers/runtime.js';
@@ -50,4 +53,32 @@ test('an unreachable database fails fast with the URL masked', async (t) => {
   const error = await t.throwsAsync(createRuntime({ database: url, machines: { recorder }, logger: silent }), { instanceOf: DatabaseUnavailableError });
   t.regex(error!.message, /could not prepare the database/);
   t.notRegex(error!.message, /secret/);
+});
+
+test('a database with migrations this code does not know: a warning, or a refusal when one is breaking', async (t) => {
+  const h = await harness(t);
+  await h.runtime({ machines: { recorder }, worker: false });
+  const table = `"${h.db.schema}".migrations`;
+  await h.db.query(`INSERT INTO ${table} (scope, id, name, breaking) VALUES ('engine', 9998, 'from_a_newer_version', false)`);
+  const { logger, lines } = capturingLogger();
+  const rt = await h.runtime({ machines: { recorder }, worker: false, logger });
+  t.truthy(await rt.start('recorder'), 'it still runs');
+  const warning = lines.find((line) => line.msg === 'the database has migrations this code does not know (none breaking); running anyway');
+  t.like(warning, { level: 40, scope: 'engine', migrations: ['9998_from_a_newer_version'] });
+
+  await h.db.query(`INSERT INTO ${table} (scope, id, name, breaking) VALUES ('engine', 9999, 'drops_a_column', true)`);
+  const error = await t.throwsAsync(createRuntime({ database: h.db.database, schema: h.db.schema, machines: { recorder }, logger: silent }), { instanceOf: SchemaTooNewError });
+  t.is(error!.code, 'SCHEMA_TOO_NEW');
+  t.regex(error!.message, /9999_drops_a_column/);
+});
+
+test('a migration file marks itself breaking with its first line', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'docket-migrations-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, '0001_plain.sql'), 'CREATE TABLE :SCHEMA.a (id int);');
+  writeFileSync(join(dir, '0002_drop.sql'), '-- docket: breaking\nALTER TABLE :SCHEMA.a DROP COLUMN id;');
+  t.deepEqual(loadMigrations(dir).map(({ id, name, breaking }) => ({ id, name, breaking })), [
+    { id: 1, name: 'plain', breaking: false },
+    { id: 2, name: 'drop', breaking: true },
+  ]);
 });
