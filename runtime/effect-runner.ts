@@ -92,6 +92,17 @@ export class EffectRunner extends Loop {
     };
   }
 
+  /** Aborts the attempts of these effects if they run here (cancelled or stopped by an operator). */
+  abort(keys: string[]): void {
+    for (const key of keys) {
+      const running = this.#running.get(key);
+      if (!running) continue;
+      this.logger.info(fields(running.effect), 'effect cancelled; aborting its attempt');
+      this.options.metrics.inc('effectsCanceledInFlight');
+      running.controller.abort(new DocketError('EFFECT_CANCELED', 'the effect was cancelled'));
+    }
+  }
+
   protected async turn(): Promise<Date | 'again' | null> {
     const { db, queries, registry, workerId, leaseMs, concurrency } = this.options;
     const free = concurrency - this.#running.size - this.#reserved;
@@ -157,7 +168,7 @@ export class EffectRunner extends Loop {
         signal,
       );
     } catch (error) {
-      if (stop.aborted) return; // closing: the lease is released, not the attempt failed
+      if (stop.aborted) return; // closing (the lease is released) or cancelled (the row says so): not a failed attempt
       const reason = signal.aborted ? new TransientError(`attempt timed out after ${timeoutMs} ms`, { code: 'EFFECT_TIMEOUT', cause: error }) : error;
       return this.#failOrRetry(effect, service, reason, log);
     } finally {

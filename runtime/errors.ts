@@ -32,6 +32,13 @@ export class InstanceNotFoundError extends DocketError {
   }
 }
 
+/** The instance exists, but its status does not allow the call (resuming an active one, stopping a done one). */
+export class InstanceStateError extends DocketError {
+  constructor(readonly instanceId: string, readonly status: string, message: string) {
+    super('INSTANCE_STATE', message);
+  }
+}
+
 /** waitFor() gave up before its predicate held. */
 export class WaitTimeoutError extends DocketError {
   constructor(readonly instanceId: string, readonly timeoutMs: number, lastSeen?: { value: unknown; status: string; version: number }) {

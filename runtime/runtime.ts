@@ -19,6 +19,8 @@ import { SchemaName } from './schema.js';
 import { Starter } from './starter.js';
 import { StepLoop } from './step-loop.js';
 import { StepApplier } from './apply.js';
+import { Controls } from './control.js';
+import { ControlQueries } from './queries/control.js';
 import { Subscriptions } from './subscriptions.js';
 import type { InstanceState, Runtime, RuntimeOptions, SendOptions, SendResult, StartOptions, WaitOptions } from './types.js';
 
@@ -99,6 +101,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   };
   const workers = tuning.worker ? Array.from({ length: tuning.stepConcurrency }, () => new StepLoop(loopOptions)) : [];
   const starter = new Starter({ db, instances, applier, effects, registry, clock, logger });
+  const controls = new Controls(db, new ControlQueries(schema), clock);
 
   const wakeSteps = () => workers.forEach((w) => w.notify());
   const wakeAll = () => {
@@ -109,6 +112,9 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const unlisten = [
     await db.listen(schema.channel('steps'), (payload) => subscriptions.notified(payload), () => subscriptions.refreshAll()),
   ];
+  if (effects) {
+    unlisten.push(await db.listen(schema.channel('cancel'), (payload) => effects.abort(parseKeys(payload))));
+  }
   if (tuning.worker) {
     unlisten.push(await db.listen(schema.channel('wake'), wakeSteps, wakeAll));
     unlisten.push(await db.listen(schema.channel('effects'), () => effects?.notify(), wakeAll));
@@ -196,6 +202,29 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       });
     },
 
+    async list(listOptions) {
+      assertOpen();
+      return controls.list(listOptions);
+    },
+
+    async resume(id) {
+      assertOpen();
+      if (!uuidSchema.safeParse(id).success) throw new InstanceNotFoundError(id);
+      await controls.resume(id);
+    },
+
+    async cancel(id, reason) {
+      assertOpen();
+      if (!uuidSchema.safeParse(id).success) throw new InstanceNotFoundError(id);
+      return controls.cancel(id, reason);
+    },
+
+    async stop(id, reason) {
+      assertOpen();
+      if (!uuidSchema.safeParse(id).success) throw new InstanceNotFoundError(id);
+      await controls.stop(id, reason);
+    },
+
     metrics: () => metrics.snapshot(),
     wake: wakeAll,
 
@@ -212,4 +241,14 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     },
   };
   return runtime;
+}
+
+/** The effect keys of a cancel notification; anything else is ignored. */
+function parseKeys(payload: string): string[] {
+  try {
+    const keys: unknown = JSON.parse(payload);
+    return Array.isArray(keys) ? keys.filter((key): key is string => typeof key === 'string') : [];
+  } catch {
+    return [];
+  }
 }

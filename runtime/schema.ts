@@ -23,8 +23,8 @@ export class SchemaName {
     return `${this.quoted}.${name}`;
   }
 
-  /** The NOTIFY channel for `topic` (wake, effects, steps), as the triggers name it. */
-  channel(topic: 'wake' | 'effects' | 'steps'): string {
+  /** The NOTIFY channel for `topic` (wake, effects, steps, cancel), as the triggers and operator controls name it. */
+  channel(topic: 'wake' | 'effects' | 'steps' | 'cancel'): string {
     return `${this.name}_${topic}`;
   }
 }

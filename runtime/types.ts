@@ -189,6 +189,28 @@ export interface SendResult {
   reason?: 'duplicate' | 'instance_not_active';
 }
 
+export interface ListOptions {
+  /** Only instances of this machine (its registered name). */
+  machine?: string;
+  status?: InstanceStatus;
+  /** Instances per page, 1–1000. Default 50. */
+  limit?: number;
+  /** `nextCursor` of the previous page. */
+  cursor?: string;
+}
+
+export interface InstanceList {
+  /** Newest first. */
+  instances: InstanceState[];
+  /** Pass as `cursor` for the next page; null on the last page. */
+  nextCursor: string | null;
+}
+
+export interface CancelResult {
+  /** Invocations cancelled (each machine got `xstate.error.actor.<id>` with code EFFECT_CANCELED). */
+  canceled: number;
+}
+
 export interface WaitOptions {
   /** Milliseconds, default 30000. */
   timeoutMs?: number;
@@ -239,6 +261,20 @@ export interface Runtime {
   ): Promise<InstanceState<TContext>>;
   /** Calls `listener` with the instance's state after each step, from any process. Returns unsubscribe. */
   subscribe<TContext = unknown>(id: string, listener: (state: InstanceState<TContext>) => void): () => void;
+  /** Instances newest first, filtered by machine and status, a page at a time. */
+  list(options?: ListOptions): Promise<InstanceList>;
+  /**
+   * Applies the kept inbox of an instance the engine parked in `error` (a step that kept failing, an
+   * unknown machine version), once the cause is fixed. InstanceStateError for any other status.
+   */
+  resume(id: string): Promise<void>;
+  /**
+   * Cancels the instance's in-flight invocations: their attempts are aborted wherever they run, late
+   * results are dropped, and the machine receives `xstate.error.actor.<id>` with code EFFECT_CANCELED.
+   */
+  cancel(id: string, reason?: string): Promise<CancelResult>;
+  /** Stops the instance where it is: no more steps; its timers and queued events are dropped, its effects cancelled. */
+  stop(id: string, reason?: string): Promise<void>;
   metrics(): RuntimeMetrics;
   /** Wakes the worker loops now (after moving a manual clock, say). */
   wake(): void;

@@ -79,20 +79,7 @@ export class InstanceQueries {
 
   async get<TContext>(db: Queryable, id: string): Promise<InstanceState<TContext> | null> {
     const { rows } = await db.query<InstanceRow>(this.#get, [id]);
-    const row = rows[0];
-    if (!row) return null;
-    return {
-      id: row.id,
-      machine: row.machine,
-      machineVersion: row.machine_version,
-      value: row.snapshot.value,
-      status: row.status,
-      context: row.snapshot.context as TContext,
-      version: row.version,
-      error: row.error,
-      createdAt: new Date(row.created_at),
-      updatedAt: new Date(row.updated_at),
-    };
+    return rows[0] ? toInstanceState<TContext>(rows[0]) : null;
   }
 
   async history(db: Queryable, id: string): Promise<HistoryEntry[]> {
@@ -127,7 +114,23 @@ export interface NewInstance {
   outcome: StepOutcome;
 }
 
-interface InstanceRow {
+/** An instance row as the API shows it. */
+export function toInstanceState<TContext>(row: InstanceRow): InstanceState<TContext> {
+  return {
+    id: row.id,
+    machine: row.machine,
+    machineVersion: row.machine_version,
+    value: row.snapshot.value,
+    status: row.status,
+    context: row.snapshot.context as TContext,
+    version: row.version,
+    error: row.error,
+    createdAt: new Date(row.created_at),
+    updatedAt: new Date(row.updated_at),
+  };
+}
+
+export interface InstanceRow {
   id: string;
   machine: string;
   machine_version: number;
