@@ -11,6 +11,7 @@ export {
   DatabaseUnavailableError,
   DocketError,
   InstanceNotFoundError,
+  InstanceStateError,
   PermanentError,
   RuntimeClosedError,
   TransientError,
@@ -20,7 +21,9 @@ export {
 } from './runtime/errors.js';
 export type { Database, Queryable, Transaction } from './runtime/db/database.js';
 export { isDatabaseUnavailable, isTransientDatabaseError } from './runtime/db/errors.js';
-export { SchemaTooNewError } from './runtime/migrate.js';
+export { loadMigrations, migrate, SchemaTooNewError, type Migration } from './runtime/migrate.js';
+export { openDatabase, type OpenOptions } from './runtime/db/open.js';
+export { SchemaName } from './runtime/schema.js';
 export { PgliteDatabase } from './runtime/db/pglite.js';
 export { PgDatabase } from './runtime/db/pg.js';
 export type * from './runtime/types.js';

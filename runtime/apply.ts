@@ -159,6 +159,7 @@ export class StepApplier {
           previous: outcome.previous,
           current: { value: outcome.value, status: outcome.status, context: outcome.context, error: outcome.error },
           events: outcome.applied,
+          results: outcome.results,
           version: outcome.version,
           at,
         });

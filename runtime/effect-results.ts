@@ -154,7 +154,7 @@ export class EffectResults {
       const reg = registry.machine(item.claimed.instance.machine)!;
       // A full inbox must be applied first; a version this runtime cannot step waits for one that can.
       if (item.claimed.inbox.length === batchSize || !applier.canStep(reg, item.claimed.instance.machineVersion)) queued.push(ending);
-      else item.arrivals.push({ id: null, event: ending.reply, timerId: null, sourceEffect: ending.effect.idempotencyKey, availableAt: at, createdAt: at });
+      else item.arrivals.push({ id: null, event: ending.reply, timerId: null, sourceEffect: ending.effect.idempotencyKey, attempts: ending.effect.attempts, availableAt: at, createdAt: at });
     }
     for (const e of queued) await queries.reply(tx, e.effect, e.reply, at);
     const ended = mine.map((e) => e.end);

@@ -24,6 +24,8 @@ export interface InboxEvent {
   event: AnyEventObject;
   timerId: string | null;
   sourceEffect: string | null;
+  /** For an effect's result: the attempts the effect took, failed ones included. */
+  attempts?: number | null;
   availableAt: Date;
   createdAt: Date;
 }
@@ -57,6 +59,8 @@ export interface StepOutcome {
   timerLateness: number[];
   /** When each applied event became applicable (epoch ms): sent, or its timer due. */
   appliedSince: number[];
+  /** The effect results among the applied events, with the attempts each effect took. */
+  results: { childId: string; attempts: number }[];
   previous: { value: StateValue; status: InstanceStatus; context: unknown } | null;
   context: unknown;
   value: StateValue;
@@ -77,6 +81,7 @@ export function computeStart(reg: RegisteredMachine, instanceId: string, input: 
     dropped: 0,
     timerLateness: [],
     appliedSince: [],
+    results: [],
     pending: [],
     inboxMayContinue: false,
     previous: null,
@@ -106,6 +111,7 @@ export function computeStep(
   const consumed: string[] = [];
   const timerLateness: number[] = [];
   const appliedSince: number[] = [];
+  const results: StepOutcome['results'] = [];
   let version = instance.version;
   let dropped = 0;
 
@@ -128,7 +134,10 @@ export function computeStep(
     journal.push({ seq: version, event_type: row.event.type, event: row.event, from_value: before.value, to_value: next.value });
     applied.push(row.event);
     appliedSince.push(Math.max(row.createdAt.getTime(), row.availableAt.getTime()));
-    if (row.sourceEffect) delete invocations[childOf(row.event)];
+    if (row.sourceEffect) {
+      delete invocations[childOf(row.event)];
+      results.push({ childId: childOf(row.event), attempts: row.attempts ?? 1 });
+    }
     snapshot = next as AnyMachineSnapshot;
   }
   const consumedSet = new Set(consumed);
@@ -142,6 +151,7 @@ export function computeStep(
     dropped,
     timerLateness,
     appliedSince,
+    results,
     pending,
     inboxMayContinue: inboxFull ? inbox[inbox.length - 1]!.availableAt : false,
     previous,
@@ -157,6 +167,7 @@ interface Progress {
   dropped: number;
   timerLateness: number[];
   appliedSince: number[];
+  results: StepOutcome['results'];
   /** Inbox rows that stay after this step. */
   pending: InboxEvent[];
   /** When the inbox was read only in part: the due time of its last row read, a lower bound for the rest. */
@@ -206,6 +217,7 @@ function finish(reg: RegisteredMachine, snapshot: AnyMachineSnapshot, plan: Acti
     dropped: progress.dropped,
     timerLateness: progress.timerLateness,
     appliedSince: progress.appliedSince,
+    results: progress.results,
     previous: progress.previous,
     context: snapshot.context,
     value: snapshot.value,

@@ -61,6 +61,8 @@ export interface StepRecord {
   current: { value: StateValue; status: InstanceStatus; context: unknown; error: ErrorInfo | null };
   /** The events this step applied, in order (xstate.init for a new instance). */
   events: AnyEventObject[];
+  /** The effect results among those events, with the attempts each effect took (1 when it succeeded at once). */
+  results: { childId: string; attempts: number }[];
   /** The instance's version after the step. */
   version: number;
   at: Date;

@@ -5,8 +5,8 @@ import { PgliteDatabase } from '../runtime/db/pglite.js';
 import { ENGINE_MIGRATIONS, loadMigrations, migrate } from '../runtime/migrate.js';
 import { SchemaName } from '../runtime/schema.js';
 import { describeSchema } from './describe-schema.js';
-import { PIPELINE_MIGRATIONS } from '../server/pipeline/index.js';
-import { PIPELINE_SCHEMA } from '../server/pipeline/store.js';
+import { PIPELINE_MIGRATIONS } from '../pipeline/index.js';
+import { PIPELINE_SCHEMA } from '../pipeline/store.js';
 
 const logger = pino({ name: 'schema-dump' });
 const db = await PgliteDatabase.open();

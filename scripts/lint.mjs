@@ -4,11 +4,30 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 
-const files = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard', 'machines', 'runtime', 'adapters', 'server', 'index.ts'], { encoding: 'utf8' })
+const files = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard', 'machines', 'runtime', 'adapters', 'pipeline', 'server', 'index.ts'], { encoding: 'utf8' })
   .split('\n')
   .filter((file) => /\.(ts|mts|js|mjs)$/.test(file));
 
 const problems = [];
+
+// Dependencies run one way: server -> pipeline -> (runtime through its public entry, machines, adapters).
+// Each layer's imports that would point the wrong way (or into the engine's insides).
+const FORBIDDEN = {
+  runtime: [/^\.\.\/(pipeline|server|adapters|machines)\//],
+  machines: [/^\.\.\/(runtime|pipeline|server|adapters)\//],
+  adapters: [/^\.\.\/\.\.\/(runtime|pipeline|server|machines)\//, /^\.\.\/(runtime|pipeline|server|machines)\//],
+  pipeline: [/^\.\.\/(server|runtime)\//],
+  server: [/^(\.\.\/)+runtime\//],
+};
+function layeringProblems(file, text) {
+  const layer = file.split('/')[0];
+  const rules = FORBIDDEN[layer] ?? [];
+  const found = [];
+  for (const match of text.matchAll(/^\s*(?:import|export)\b[^'"]*?from\s+['"]([^'"]+)['"]/gm)) {
+    if (rules.some((rule) => rule.test(match[1]))) found.push(`${file}: imports ${match[1]} (layers: server -> pipeline -> runtime's public entry, machines, adapters)`);
+  }
+  return found;
+}
 for (const file of files) {
   let text;
   try {
@@ -16,6 +35,7 @@ for (const file of files) {
   } catch {
     continue; // deleted in the work tree
   }
+  problems.push(...layeringProblems(file, text));
   const lines = text.split('\n');
   if (lines.length > 400) problems.push(`${file}: ${lines.length} lines (keep files under about 400)`);
   lines.forEach((line, i) => {

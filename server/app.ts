@@ -3,7 +3,7 @@ import { pinoHttp } from 'pino-http';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { errorHandler, HttpError } from './errors.js';
-import type { Pipeline } from './pipeline/index.js';
+import type { Pipeline } from '../pipeline/index.js';
 import { healthRoutes } from './routes/health.js';
 import { jobRoutes } from './routes/jobs.js';
 import { uploadRoutes } from './routes/uploads.js';

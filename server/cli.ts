@@ -7,8 +7,8 @@ import pino, { type Logger } from 'pino';
 import { createApp } from './app.js';
 import { ingest } from './cli/ingest.js';
 import { describeConfig, loadConfig, type Config } from './config.js';
-import { createPipeline, type Pipeline } from './pipeline/index.js';
-import { isDatabaseUnavailable } from '../runtime/db/errors.js';
+import { createPipeline, type Pipeline } from '../pipeline/index.js';
+import { isDatabaseUnavailable } from '../index.js';
 
 const USAGE = `usage: docket <command>
 

@@ -40,8 +40,10 @@ export class StepQueries {
     const read = `
       SELECT i.id, i.machine, i.machine_version, i.snapshot, i.status, i.version, i.invocations, i.step_failures,
         (SELECT coalesce(json_agg(e), '[]'::json) FROM (
-           SELECT id::text AS id, event, timer_id, source_effect, available_at, created_at FROM ${t('events')}
-           WHERE instance_id = i.id ORDER BY available_at, id LIMIT $1) e) AS inbox
+           SELECT ev.id::text AS id, ev.event, ev.timer_id, ev.source_effect, ev.available_at, ev.created_at,
+             (SELECT attempts FROM ${t('effects')} f WHERE f.idempotency_key = ev.source_effect) AS attempts
+           FROM ${t('events')} ev
+           WHERE ev.instance_id = i.id ORDER BY ev.available_at, ev.id LIMIT $1) e) AS inbox
       FROM ${t('instances')} i`;
     // Locking and reading are two statements on purpose. A row lock that had to wait, or that found
     // the row changed since the statement began, yields the row's newest version, while the rest of
@@ -219,7 +221,15 @@ interface ClaimRow {
   version: number;
   invocations: Record<string, string>;
   step_failures: number;
-  inbox: { id: string; event: InboxEvent['event']; timer_id: string | null; source_effect: string | null; available_at: string; created_at: string }[];
+  inbox: {
+    id: string;
+    event: InboxEvent['event'];
+    timer_id: string | null;
+    source_effect: string | null;
+    attempts: number | null;
+    available_at: string;
+    created_at: string;
+  }[];
 }
 
 export interface Claimed {
@@ -244,6 +254,7 @@ function toClaimed(row: ClaimRow): Claimed {
       event: e.event,
       timerId: e.timer_id,
       sourceEffect: e.source_effect,
+      attempts: e.attempts,
       availableAt: new Date(e.available_at),
       createdAt: new Date(e.created_at),
     })),

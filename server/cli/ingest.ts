@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { detectType } from '../../adapters/local/file-type.js';
 import { stageOf } from '../../machines/upload.js';
 import type { Config } from '../config.js';
-import { createPipeline } from '../pipeline/index.js';
+import { createPipeline } from '../../pipeline/index.js';
 import { Progress } from './progress.js';
 
 /**

@@ -1,5 +1,5 @@
 import { Router } from 'express';
-import type { Pipeline } from '../pipeline/index.js';
+import type { Pipeline } from '../../pipeline/index.js';
 
 /** GET /health: 200 when the database answers, 503 when it does not. */
 export function healthRoutes(pipeline: Pipeline): Router {

@@ -1,8 +1,8 @@
 import { Router } from 'express';
 import { stageOf } from '../../machines/upload.js';
 import { HttpError } from '../errors.js';
-import type { Pipeline } from '../pipeline/index.js';
-import type { JobRow } from '../pipeline/store.js';
+import type { Pipeline } from '../../pipeline/index.js';
+import type { JobRow } from '../../pipeline/store.js';
 import { jobIdParam, listQuery, parseInput as parse } from '../schemas.js';
 
 function view(job: JobRow) {

@@ -2,7 +2,7 @@ import { Router } from 'express';
 import { detectType } from '../../adapters/local/file-type.js';
 import { HttpError } from '../errors.js';
 import { readUploadForm } from '../multipart.js';
-import type { Pipeline } from '../pipeline/index.js';
+import type { Pipeline } from '../../pipeline/index.js';
 import { metadataField } from '../schemas.js';
 
 /** POST /v1/uploads: multipart `file` (+ optional `metadata` JSON object) -> 202 with the job, or 200 for a duplicate. */

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import express, { Router } from 'express';
 import { HttpError } from '../errors.js';
-import type { Pipeline } from '../pipeline/index.js';
-import type { JobRow } from '../pipeline/store.js';
+import type { Pipeline } from '../../pipeline/index.js';
+import type { JobRow } from '../../pipeline/store.js';
 import { llamaParseEvent, llamaParseV1Push, parseInput, webhookQuery } from '../schemas.js';
 
 const EXPECTED =

@@ -5,7 +5,7 @@
  */
 import pino from 'pino';
 import { loadConfig } from '../../server/config.js';
-import { createPipeline } from '../../server/pipeline/index.js';
+import { createPipeline } from '../../pipeline/index.js';
 
 interface Args {
   env: Record<string, string>;

@@ -2,7 +2,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import type { ExecutionContext } from 'ava';
 import { createApp } from '../../server/app.js';
 import { loadConfig, type Config } from '../../server/config.js';
-import { createPipeline, type Pipeline } from '../../server/pipeline/index.js';
+import { createPipeline, type Pipeline } from '../../pipeline/index.js';
 import { backend, freshDatabase, silent } from './db.js';
 
 export interface TestServer {

@@ -1,9 +1,9 @@
 import test, { type ExecutionContext } from 'ava';
 import { loadConfig } from '../../server/config.js';
-import { createPipeline, type Pipeline } from '../../server/pipeline/index.js';
+import { createPipeline, type Pipeline } from '../../pipeline/index.js';
 import type { LlamaParseClient } from '../../adapters/llamaparse/client.js';
 import { DocumentWorkers } from '../../adapters/local/workers.js';
-import { pipelineServices } from '../../server/pipeline/services.js';
+import { pipelineServices } from '../../pipeline/services.js';
 import { systemClock } from '../../runtime/clock.js';
 import { backend, capturingLogger, freshDatabase, silent, type TestDatabase } from '../helpers/db.js';
 import { injectFault } from '../helpers/faults.js';

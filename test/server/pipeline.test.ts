@@ -1,6 +1,6 @@
 import test, { type ExecutionContext } from 'ava';
 import { readFileSync } from 'node:fs';
-import { createPipeline, type Pipeline } from '../../server/pipeline/index.js';
+import { createPipeline, type Pipeline } from '../../pipeline/index.js';
 import { loadConfig } from '../../server/config.js';
 import { describeSchema } from '../../scripts/describe-schema.js';
 import { backend, freshDatabase, silent } from '../helpers/db.js';

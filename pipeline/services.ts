@@ -1,13 +1,12 @@
 import { createHash } from 'node:crypto';
-import { AdapterError } from '../../adapters/errors.js';
-import type { LlamaParseClient } from '../../adapters/llamaparse/client.js';
-import { detectType, type DocumentType } from '../../adapters/local/file-type.js';
-import { cleanText } from '../../adapters/local/text.js';
-import type { DocumentWorkers } from '../../adapters/local/workers.js';
-import type { OpenAIEmbedder } from '../../adapters/openai/embedder.js';
-import type { Clock } from '../../runtime/clock.js';
-import type { ServiceHandler } from '../../runtime/types.js';
-import type { ChunkOutput, EmbedBatchOutput, PollParseOutput, SubmitParseOutput, ValidateOutput } from '../../machines/upload.js';
+import { AdapterError } from '../adapters/errors.js';
+import type { LlamaParseClient } from '../adapters/llamaparse/client.js';
+import { detectType, type DocumentType } from '../adapters/local/file-type.js';
+import { cleanText } from '../adapters/local/text.js';
+import type { DocumentWorkers } from '../adapters/local/workers.js';
+import type { OpenAIEmbedder } from '../adapters/openai/embedder.js';
+import type { Clock, ServiceHandler } from '../index.js';
+import type { ChunkOutput, EmbedBatchOutput, PollParseOutput, SubmitParseOutput, ValidateOutput } from '../machines/upload.js';
 import { guarded } from './service-errors.js';
 import type { PipelineStore } from './store.js';
 

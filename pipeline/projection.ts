@@ -1,22 +1,21 @@
-import type { StepHook } from '../../runtime/types.js';
-import { stageOf, type UploadContext } from '../../machines/upload.js';
+import type { StepHook } from '../index.js';
+import { stageOf, type UploadContext } from '../machines/upload.js';
 import { PIPELINE_SCHEMA } from './store.js';
 
 /**
  * Keeps upload_pipeline.upload_jobs true: runs in every step's transaction of the upload machine,
- * so the projection never disagrees with the snapshot. `attempts` counts the service attempts that
- * failed and were retried, read from the engine's effects in the same transaction.
+ * so the projection never disagrees with the snapshot. `attempts` adds up the failed attempts of the
+ * services whose results the steps applied, as the step record reports them: the engine's tables
+ * stay the engine's.
  */
-export function uploadProjection(engineSchema: string): StepHook {
+export function uploadProjection(): StepHook {
   const sql = `
     INSERT INTO "${PIPELINE_SCHEMA}".upload_jobs AS j (job_id, stage, status, filename, bytes, sha256, media_type, metadata,
       error, warnings, attempts, chunks, embedded, created_at, updated_at, parse_job_id)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,
-      (SELECT coalesce(sum(greatest(attempts - 1, 0)), 0)::int FROM "${engineSchema}".effects WHERE instance_id = $1),
-      $11, $12, $13, $13, $14)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $15, $11, $12, $13, $13, $14)
     ON CONFLICT (job_id) DO UPDATE SET stage = excluded.stage, status = excluded.status, media_type = excluded.media_type,
       parse_job_id = excluded.parse_job_id,
-      error = excluded.error, warnings = excluded.warnings, attempts = excluded.attempts, chunks = excluded.chunks,
+      error = excluded.error, warnings = excluded.warnings, attempts = j.attempts + excluded.attempts, chunks = excluded.chunks,
       embedded = excluded.embedded, updated_at = excluded.updated_at`;
   return async (tx, step) => {
     const context = step.current.context as UploadContext;
@@ -35,6 +34,7 @@ export function uploadProjection(engineSchema: string): StepHook {
       context.embedded,
       step.at,
       context.parse.remoteJobId,
+      step.results.reduce((failed, result) => failed + Math.max(result.attempts - 1, 0), 0),
     ]);
   };
 }

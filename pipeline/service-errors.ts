@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { AdapterError } from '../../adapters/errors.js';
-import { isTransientDatabaseError } from '../../runtime/db/errors.js';
-import type { ServiceHandler } from '../../runtime/types.js';
+import { AdapterError } from '../adapters/errors.js';
+import { isTransientDatabaseError, type ServiceHandler } from '../index.js';
 
 /**
  * What a job's error may say. Adapter errors carry stable codes and messages written for users, so

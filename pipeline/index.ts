@@ -1,18 +1,24 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { uploadMachine } from '../../machines/upload.js';
-import { systemClock, type Clock } from '../../runtime/clock.js';
-import type { Database } from '../../runtime/db/database.js';
-import { openDatabase } from '../../runtime/db/open.js';
-import { loadMigrations, migrate } from '../../runtime/migrate.js';
-import { createRuntime } from '../../runtime/runtime.js';
-import { SchemaName } from '../../runtime/schema.js';
-import type { Runtime, RuntimeOptions, ServiceHandler } from '../../runtime/types.js';
-import type { Config } from '../config.js';
+import { uploadMachine } from '../machines/upload.js';
+import {
+  createRuntime,
+  loadMigrations,
+  migrate,
+  openDatabase,
+  SchemaName,
+  systemClock,
+  type Clock,
+  type Database,
+  type Runtime,
+  type RuntimeOptions,
+  type ServiceHandler,
+} from '../index.js';
+import type { PipelineConfig } from './config.js';
 import { uploadProjection } from './projection.js';
-import { LlamaParseClient } from '../../adapters/llamaparse/client.js';
-import { OpenAIEmbedder } from '../../adapters/openai/embedder.js';
-import { DocumentWorkers } from '../../adapters/local/workers.js';
+import { LlamaParseClient } from '../adapters/llamaparse/client.js';
+import { OpenAIEmbedder } from '../adapters/openai/embedder.js';
+import { DocumentWorkers } from '../adapters/local/workers.js';
 import { pipelineServices } from './services.js';
 import { PIPELINE_SCHEMA, PipelineStore } from './store.js';
 
@@ -45,7 +51,7 @@ export interface PipelineOptions {
 }
 
 /** Opens the database, migrates the engine and pipeline schemas, and starts the runtime (workers unless `worker: false`). */
-export async function createPipeline(config: Config, options: PipelineOptions): Promise<Pipeline> {
+export async function createPipeline(config: PipelineConfig, options: PipelineOptions): Promise<Pipeline> {
   const clock = options.clock ?? systemClock;
   const db = await openDatabase(config.DATABASE_URL, { logger: options.logger });
   // Threads start on first use: a process that never parses (`docket status`) starts none.
@@ -79,7 +85,7 @@ export async function createPipeline(config: Config, options: PipelineOptions): 
       clock,
       worker: options.worker ?? true,
       stepConcurrency: config.WORKER_CONCURRENCY,
-      machines: { upload: { machine: uploadMachine, ...UPLOAD_MACHINE_VERSION, onStep: uploadProjection(config.DOCKET_SCHEMA) } },
+      machines: { upload: { machine: uploadMachine, ...UPLOAD_MACHINE_VERSION, onStep: uploadProjection() } },
       services: instrument ? Object.fromEntries(Object.entries(services).map(([name, handler]) => [name, instrument(name, handler)])) : services,
     });
     return {
@@ -116,7 +122,7 @@ export async function createPipeline(config: Config, options: PipelineOptions): 
 }
 
 /** LlamaParse and OpenAI when their keys are set; otherwise the local parser and embedder. */
-function providers(config: Config, local: DocumentWorkers) {
+function providers(config: PipelineConfig, local: DocumentWorkers) {
   return {
     local,
     parser: config.LLAMA_CLOUD_API_KEY ? new LlamaParseClient({ apiKey: config.LLAMA_CLOUD_API_KEY, baseUrl: config.LLAMA_CLOUD_BASE_URL }) : undefined,

@@ -1,5 +1,5 @@
-import type { Queryable } from '../../runtime/db/database.js';
-import type { Chunk } from '../../adapters/local/chunker.js';
+import type { Queryable } from '../index.js';
+import type { Chunk } from '../adapters/local/chunker.js';
 
 export const PIPELINE_SCHEMA = 'upload_pipeline';
 const t = (name: string) => `"${PIPELINE_SCHEMA}".${name}`;

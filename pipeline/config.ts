@@ -1,0 +1,37 @@
+/**
+ * The settings the pipeline reads, named after the environment variables that set them in the
+ * server (server/config.ts parses and validates them; its Config is a superset of this).
+ */
+export interface PipelineConfig {
+  /** `postgres://…`, `pglite:<dir>` or `memory`. */
+  DATABASE_URL: string;
+  /** Schema of the engine's tables. */
+  DOCKET_SCHEMA: string;
+  /** Largest accepted upload, bytes. */
+  MAX_UPLOAD_BYTES: number;
+  /** Target chunk size, cl100k tokens. */
+  CHUNK_TOKENS: number;
+  /** Vector size. */
+  EMBEDDING_DIMENSIONS: number;
+  /** Chunks per embedding batch (one durable effect each). */
+  EMBED_BATCH_SIZE: number;
+  /** Worker threads for parsing, chunking and local embedding. */
+  DOCUMENT_WORKERS: number;
+  /** Longest one document task may run, milliseconds. */
+  DOCUMENT_TIME_LIMIT_MS: number;
+  /** Heap of each document thread, MB. */
+  DOCUMENT_MEMORY_MB: number;
+  /** A PDF with more pages fails with PAGE_LIMIT. */
+  MAX_PDF_PAGES: number;
+  /** Step loops per process. */
+  WORKER_CONCURRENCY: number;
+  /** Set to parse with LlamaParse. */
+  LLAMA_CLOUD_API_KEY?: string;
+  LLAMA_CLOUD_BASE_URL: string;
+  /** Set to embed with OpenAI. */
+  OPENAI_API_KEY?: string;
+  OPENAI_BASE_URL: string;
+  OPENAI_EMBEDDING_MODEL: string;
+  /** This server's address as LlamaParse can reach it, for webhooks. */
+  PUBLIC_URL?: string;
+}
