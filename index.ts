@@ -17,7 +17,9 @@ export {
   TransientError,
   WaitTimeoutError,
   isTransient,
+  retryAfterOf,
   type ErrorInfo,
+  type ServiceFailure,
 } from './runtime/errors.js';
 export type { Database, Queryable, Transaction } from './runtime/db/database.js';
 export { isDatabaseUnavailable, isTransientDatabaseError } from './runtime/db/errors.js';

@@ -1,9 +1,11 @@
+import type { ServiceFailure } from '../index.js';
+
 /**
- * The error every adapter throws. `transient` says whether retrying may help (a timeout, a 429, a
- * 5xx): the runtime retries those with backoff, at least `retryAfterMs` later, and fails the rest at
- * once. Adapters do not import the runtime; the runtime reads these fields.
+ * The error every adapter throws, in the engine's ServiceFailure contract: `transient` says whether
+ * retrying may help (a timeout, a 429, a 5xx): the runtime retries those with backoff, at least
+ * `retryAfterMs` later, and fails the rest at once.
  */
-export class AdapterError extends Error {
+export class AdapterError extends Error implements ServiceFailure {
   readonly code: string;
   readonly transient: boolean;
   readonly retryAfterMs: number | undefined;

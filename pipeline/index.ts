@@ -17,9 +17,11 @@ import {
 import type { PipelineConfig } from './config.js';
 import { uploadProjection } from './projection.js';
 import { LlamaParseClient } from '../adapters/llamaparse/client.js';
+import { LlamaParseParser } from '../adapters/llamaparse/parser.js';
+import { LocalEmbedder, LocalParser } from '../adapters/local/providers.js';
 import { OpenAIEmbedder } from '../adapters/openai/embedder.js';
 import { DocumentWorkers } from '../adapters/local/workers.js';
-import { pipelineServices } from './services.js';
+import { pipelineServices, type Providers } from './services.js';
 import { PIPELINE_SCHEMA, PipelineStore } from './store.js';
 
 export interface Pipeline {
@@ -122,13 +124,16 @@ export async function createPipeline(config: PipelineConfig, options: PipelineOp
 }
 
 /** LlamaParse and OpenAI when their keys are set; otherwise the local parser and embedder. */
-function providers(config: PipelineConfig, local: DocumentWorkers) {
+function providers(config: PipelineConfig, workers: DocumentWorkers): Providers {
+  const { LLAMA_CLOUD_API_KEY, OPENAI_API_KEY } = config;
   return {
-    local,
-    parser: config.LLAMA_CLOUD_API_KEY ? new LlamaParseClient({ apiKey: config.LLAMA_CLOUD_API_KEY, baseUrl: config.LLAMA_CLOUD_BASE_URL }) : undefined,
-    embedder: config.OPENAI_API_KEY
-      ? new OpenAIEmbedder({ apiKey: config.OPENAI_API_KEY, baseURL: config.OPENAI_BASE_URL, model: config.OPENAI_EMBEDDING_MODEL, dimensions: config.EMBEDDING_DIMENSIONS })
-      : undefined,
+    parser: LLAMA_CLOUD_API_KEY
+      ? new LlamaParseParser(new LlamaParseClient({ apiKey: LLAMA_CLOUD_API_KEY, baseUrl: config.LLAMA_CLOUD_BASE_URL }))
+      : new LocalParser(workers),
+    embedder: OPENAI_API_KEY
+      ? new OpenAIEmbedder({ apiKey: OPENAI_API_KEY, baseURL: config.OPENAI_BASE_URL, model: config.OPENAI_EMBEDDING_MODEL, dimensions: config.EMBEDDING_DIMENSIONS })
+      : new LocalEmbedder(workers, config.EMBEDDING_DIMENSIONS),
+    chunker: workers,
     publicUrl: config.PUBLIC_URL,
   };
 }

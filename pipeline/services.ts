@@ -1,10 +1,8 @@
 import { createHash } from 'node:crypto';
 import { AdapterError } from '../adapters/errors.js';
-import type { LlamaParseClient } from '../adapters/llamaparse/client.js';
+import type { Embedder, Parser } from '../adapters/contracts.js';
 import { detectType, type DocumentType } from '../adapters/local/file-type.js';
-import { cleanText } from '../adapters/local/text.js';
 import type { DocumentWorkers } from '../adapters/local/workers.js';
-import type { OpenAIEmbedder } from '../adapters/openai/embedder.js';
 import type { Clock, ServiceHandler } from '../index.js';
 import type { ChunkOutput, EmbedBatchOutput, PollParseOutput, SubmitParseOutput, ValidateOutput } from '../machines/upload.js';
 import { guarded } from './service-errors.js';
@@ -21,13 +19,13 @@ export interface PipelineSettings {
   embedBatchSize: number;
 }
 
-/** The remote providers, when configured; the local ones stand in for each one that is not. */
+/** What the services parse, chunk and embed with: local or remote, behind the adapters' contracts. */
 export interface Providers {
-  /** The local parser, chunker and embedder, in worker threads under time and memory limits. */
-  local: DocumentWorkers;
-  parser?: LlamaParseClient;
-  embedder?: OpenAIEmbedder;
-  /** Where LlamaParse posts its webhooks; without it jobs are polled only. */
+  parser: Parser;
+  embedder: Embedder;
+  /** Chunking is always local, in the document worker threads. */
+  chunker: DocumentWorkers;
+  /** Where the parser posts its webhooks; without it jobs are polled only. */
   publicUrl?: string;
 }
 
@@ -61,41 +59,33 @@ export function pipelineServices(store: PipelineStore, settings: PipelineSetting
   };
 
   const submitParse: ServiceHandler<{ jobId: string; mediaType: string }, SubmitParseOutput> = async ({ input, idempotencyKey, signal }) => {
+    // A retried submission reuses the remote job its first attempt started: one upload, one bill.
+    const existing = await store.submission(idempotencyKey);
+    if (existing) return { remoteJobId: existing };
     const { job, content } = await fileOf(input.jobId);
-    if (providers.parser) {
-      const existing = await store.submission(idempotencyKey);
-      if (existing) return { remoteJobId: existing };
-      const webhookUrl = providers.publicUrl ? `${providers.publicUrl.replace(/\/+$/, '')}/webhooks/llamaparse?job_id=${input.jobId}` : undefined;
-      const remote = await providers.parser.upload(content, job.filename, { webhookUrl, signal });
-      await store.putSubmission(idempotencyKey, input.jobId, remote.id, now());
-      return { remoteJobId: remote.id };
+    const webhookUrl = providers.publicUrl ? `${providers.publicUrl.replace(/\/+$/, '')}/webhooks/llamaparse?job_id=${input.jobId}` : undefined;
+    const submitted = await providers.parser.submit({ content, filename: job.filename, mediaType: input.mediaType as DocumentType }, { webhookUrl, signal });
+    if (submitted.kind === 'pending') {
+      await store.putSubmission(idempotencyKey, input.jobId, submitted.jobId, now());
+      return { remoteJobId: submitted.jobId };
     }
-    const parsed = await providers.local.parse(content, input.mediaType as DocumentType, { signal });
-    await store.putDocument(input.jobId, parsed.markdown, parsed.pages, now());
-    return { remoteJobId: null, result: { pages: parsed.pages, warnings: parsed.warnings } };
+    const { markdown, pages, warnings } = submitted.document;
+    await store.putDocument(input.jobId, markdown, pages, now());
+    return { remoteJobId: null, result: { pages, warnings } };
   };
 
   const pollParse: ServiceHandler<{ jobId: string; remoteJobId: string }, PollParseOutput> = async ({ input, signal }) => {
-    if (!providers.parser) throw new AdapterError('NO_REMOTE_PARSER', `the local parser finishes at submission; nothing to poll for ${input.remoteJobId}`);
-    const status = await providers.parser.status(input.remoteJobId, signal);
-    if (status.status === 'PENDING') return { status: 'pending' };
-    if (status.status === 'ERROR' || status.status === 'CANCELLED') {
-      throw new AdapterError(`LLAMAPARSE_${status.error_code ?? status.status}`, status.error_message ?? `LlamaParse job ${status.status.toLowerCase()}`);
-    }
-    const result = await providers.parser.markdown(input.remoteJobId, signal);
-    const pages = result.job_metadata?.job_pages ?? (await providers.parser.pages(input.remoteJobId, signal));
-    // A remote parser's text meets the same column: no NUL, no lone surrogates.
-    const markdown = cleanText(result.markdown);
+    const polled = await providers.parser.poll(input.remoteJobId, { signal });
+    if (polled.kind === 'pending') return { status: 'pending' };
+    const { markdown, pages, warnings } = polled.document;
     await store.putDocument(input.jobId, markdown, pages, now());
-    const warnings = status.status === 'PARTIAL_SUCCESS' ? [`PARTIAL_SUCCESS: LlamaParse could not parse every page${status.error_message ? ` (${status.error_message})` : ''}`] : [];
-    if (!markdown.trim()) warnings.push('NO_TEXT: the parser found no text; nothing to chunk');
     return { status: 'done', result: { pages, warnings } };
   };
 
   const chunkDocument: ServiceHandler<{ jobId: string }, ChunkOutput> = async ({ input, signal }) => {
     const document = await store.document(input.jobId);
     if (!document) throw new AdapterError('DOCUMENT_MISSING', `job ${input.jobId} has no parsed document`);
-    const chunks = await providers.local.chunk(document.markdown, { maxTokens: settings.chunkTokens }, { signal });
+    const chunks = await providers.chunker.chunk(document.markdown, { maxTokens: settings.chunkTokens }, { signal });
     await store.putChunks(input.jobId, chunks, now());
     return { chunks: chunks.length, warnings: [] };
   };
@@ -105,9 +95,7 @@ export function pipelineServices(store: PipelineStore, settings: PipelineSetting
   const embedBatch: ServiceHandler<{ jobId: string }, EmbedBatchOutput> = async ({ input, signal }) => {
     const { chunks } = await store.unembedded(input.jobId, settings.embedBatchSize);
     if (chunks.length > 0) {
-      const vectors = providers.embedder
-        ? await providers.embedder.embed(chunks, signal)
-        : await providers.local.embed(chunks.map((chunk) => chunk.text), settings.dimensions, { signal });
+      const vectors = await providers.embedder.embed(chunks, { signal });
       await store.putEmbeddings(input.jobId, chunks.map((chunk, i) => ({ index: chunk.index, vector: vectors[i]! })));
     }
     return store.embeddingCounts(input.jobId);

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Clock } from './clock.js';
 import type { Database } from './db/database.js';
-import { DocketError, isTransient, toErrorInfo, TransientError } from './errors.js';
+import { DocketError, isTransient, retryAfterOf, toErrorInfo, TransientError } from './errors.js';
 import { EffectResults } from './effect-results.js';
 import type { LeaseKeeper } from './lease-keeper.js';
 import { Loop } from './loop.js';
@@ -187,7 +187,7 @@ export class EffectRunner extends Loop {
     const policy = { ...DEFAULT_RETRY, ...this.options.retry, ...service.retry };
     const transient = isTransient(error);
     if (!transient || effect.attempts >= policy.maxAttempts) return this.#fail(effect, error, log);
-    const retryAfterMs = error instanceof TransientError ? error.retryAfterMs : (error as { retryAfterMs?: number }).retryAfterMs;
+    const retryAfterMs = retryAfterOf(error);
     const delay = retryDelayMs(policy, effect.attempts, retryAfterMs);
     const now = this.now();
     const info = toErrorInfo(error);

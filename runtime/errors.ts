@@ -55,10 +55,25 @@ export class RuntimeClosedError extends DocketError {
 }
 
 /**
+ * What the engine reads from an error a service throws: the whole contract between services (and
+ * the adapters behind them) and the engine's retries. Any error with these fields is understood;
+ * TransientError and PermanentError carry them, and so does every adapter's error.
+ */
+export interface ServiceFailure {
+  /** Stable, upper-case: machines branch on it and it is stored with the attempt. */
+  code: string;
+  /** Whether retrying may help (a timeout, a 429, a 5xx). Absent or false: permanent. */
+  transient?: boolean;
+  /** The service's own wait before a retry (Retry-After), milliseconds; a floor for the backoff. */
+  retryAfterMs?: number;
+}
+
+/**
  * Thrown by a service for a failure that may pass: a timeout, a 429, a 5xx. The effect runner
  * retries it with exponential backoff and jitter, waiting at least `retryAfterMs` when given.
  */
-export class TransientError extends DocketError {
+export class TransientError extends DocketError implements ServiceFailure {
+  readonly transient = true;
   readonly retryAfterMs: number | undefined;
   constructor(message: string, options?: { code?: string; retryAfterMs?: number; cause?: unknown }) {
     super(options?.code ?? 'TRANSIENT', message, options);
@@ -68,18 +83,25 @@ export class TransientError extends DocketError {
 
 /**
  * Thrown by a service for a failure that retrying cannot fix (a 4xx other than 408/429, a bad
- * input). The machine receives `xstate.error.actor.<id>` at once.
+ * input), to say so explicitly with a code of its own. Any error not marked transient is treated
+ * the same way: the machine receives `xstate.error.actor.<id>` at once.
  */
-export class PermanentError extends DocketError {
+export class PermanentError extends DocketError implements ServiceFailure {
+  readonly transient = false;
   constructor(message: string, options?: { code?: string; cause?: unknown }) {
     super(options?.code ?? 'PERMANENT', message, options);
   }
 }
 
-/** Whether an error thrown by a service should be retried. Unmarked errors are permanent. */
+/** Whether an error thrown by a service should be retried: its `transient` field says so. Unmarked errors are permanent. */
 export function isTransient(error: unknown): boolean {
-  if (error instanceof TransientError) return true;
-  return typeof error === 'object' && error !== null && (error as { transient?: unknown }).transient === true;
+  return typeof error === 'object' && error !== null && (error as ServiceFailure).transient === true;
+}
+
+/** The Retry-After an error thrown by a service asks for, milliseconds, if any. */
+export function retryAfterOf(error: unknown): number | undefined {
+  const ms = typeof error === 'object' && error !== null ? (error as ServiceFailure).retryAfterMs : undefined;
+  return typeof ms === 'number' && Number.isFinite(ms) && ms >= 0 ? ms : undefined;
 }
 
 /** The serialisable description of an error that machines receive and tables store. */

@@ -1,5 +1,8 @@
 import { AdapterError } from '../errors.js';
-import type { JobStatus } from './mock.js';
+import { retryAfterMs } from '../retry-after.js';
+
+/** A parse job's status, as LlamaParse's v1 API reports it. */
+export type JobStatus = 'PENDING' | 'SUCCESS' | 'ERROR' | 'PARTIAL_SUCCESS' | 'CANCELLED';
 
 export interface LlamaParseClientOptions {
   apiKey: string;
@@ -67,11 +70,10 @@ export class LlamaParseClient {
     const message = typeof detail === 'string' ? detail : JSON.stringify(detail ?? response.statusText);
     const status = response.status;
     const transient = status === 408 || status === 429 || status >= 500;
-    const retryAfter = response.headers.get('retry-after');
     throw new AdapterError(status === 429 ? 'LLAMAPARSE_RATE_LIMITED' : `LLAMAPARSE_HTTP_${status}`, `LlamaParse answered ${status} to ${method} ${path}: ${message}`, {
       transient,
       status,
-      retryAfterMs: retryAfter && Number.isFinite(Number(retryAfter)) ? Number(retryAfter) * 1000 : undefined,
+      retryAfterMs: retryAfterMs(response.headers),
     });
   }
 }

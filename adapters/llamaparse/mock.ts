@@ -5,8 +5,8 @@ import { detectType } from '../local/file-type.js';
 import { parseLocally } from '../local/parser.js';
 import { z } from 'zod';
 import { FaultQueue, faultList, retryHeaders } from '../mock/faults.js';
+import type { JobStatus } from './client.js';
 
-export type JobStatus = 'PENDING' | 'SUCCESS' | 'ERROR' | 'PARTIAL_SUCCESS' | 'CANCELLED';
 
 interface Job {
   id: string;

@@ -1,16 +1,11 @@
 import { NodeHtmlMarkdown } from 'node-html-markdown';
 import { extractText, getDocumentProxy } from 'unpdf';
+import type { ParsedDocument } from '../contracts.js';
 import { AdapterError } from '../errors.js';
 import type { DocumentType } from './file-type.js';
 import { cleanText } from './text.js';
 
-export interface ParsedDocument {
-  /** The document as Markdown; PDF pages are separated by a horizontal rule. */
-  markdown: string;
-  pages: number;
-  /** Why the result may be incomplete: NO_TEXT (an image-only PDF), EMPTY_PAGES … */
-  warnings: string[];
-}
+export type { ParsedDocument };
 
 export interface ParseOptions {
   /** A PDF with more pages fails with PAGE_LIMIT, judged from its page count before any text is extracted. Default: no limit. */

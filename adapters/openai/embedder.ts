@@ -1,5 +1,7 @@
 import OpenAI from 'openai';
+import type { EmbedInput, Embedder } from '../contracts.js';
 import { AdapterError } from '../errors.js';
+import { retryAfterMs, type HeaderSource } from '../retry-after.js';
 
 export interface OpenAIEmbedderOptions {
   apiKey: string;
@@ -20,7 +22,7 @@ export const LIMITS = { inputs: 2048, requestTokens: 300_000, inputTokens: 8191 
  * Embeddings through OpenAI's official SDK. The SDK's own retries are off: the runtime owns retries
  * (durable, with backoff), so this throws AdapterError marked transient or permanent at once.
  */
-export class OpenAIEmbedder {
+export class OpenAIEmbedder implements Embedder {
   readonly #client: OpenAI;
   readonly #model: string;
   readonly #dimensions: number;
@@ -35,7 +37,7 @@ export class OpenAIEmbedder {
    * Embeds texts (with their cl100k token counts), in as few requests as the limits allow: at most
    * 2048 inputs and 300,000 tokens each. Returns one vector per text, in order.
    */
-  async embed(texts: { text: string; tokens: number }[], signal?: AbortSignal): Promise<number[][]> {
+  async embed(texts: EmbedInput[], { signal }: { signal?: AbortSignal } = {}): Promise<number[][]> {
     const vectors: number[][] = [];
     for (const batch of batches(texts)) {
       let response: OpenAI.CreateEmbeddingResponse;
@@ -81,26 +83,17 @@ export function classify(error: unknown): AdapterError {
   if (error instanceof OpenAI.APIConnectionTimeoutError) return new AdapterError('OPENAI_TIMEOUT', 'OpenAI did not answer in time', { transient: true, cause: error });
   if (error instanceof OpenAI.APIConnectionError) return new AdapterError('OPENAI_UNREACHABLE', `cannot reach OpenAI: ${error.message}`, { transient: true, cause: error });
   if (error instanceof OpenAI.APIError && error.status !== undefined) {
-    const headers = error.headers;
-    const get = (name: string) => (headers instanceof Headers ? headers.get(name) : (headers as Record<string, string> | undefined)?.[name]) ?? null;
+    const headers = error.headers as HeaderSource;
     const status = error.status;
-    const shouldRetry = get('x-should-retry');
+    const shouldRetry = headers instanceof Headers ? headers.get('x-should-retry') : (headers?.['x-should-retry'] as string | undefined);
     const transient = shouldRetry === 'false' ? false : shouldRetry === 'true' || status === 408 || status === 409 || status === 429 || status >= 500;
     const code = error.code ?? (status === 429 ? 'rate_limit_exceeded' : `http_${status}`);
     return new AdapterError(`OPENAI_${String(code).toUpperCase()}`, `OpenAI answered ${status}: ${error.message}`, {
       transient,
       status,
-      retryAfterMs: retryAfterMs(get('retry-after-ms'), get('retry-after')),
+      retryAfterMs: retryAfterMs(headers),
       cause: error,
     });
   }
   return new AdapterError('OPENAI_ERROR', (error as Error).message, { cause: error });
-}
-
-function retryAfterMs(ms: string | null, seconds: string | null): number | undefined {
-  if (ms && Number.isFinite(Number(ms))) return Number(ms);
-  if (seconds === null) return undefined;
-  if (Number.isFinite(Number(seconds))) return Number(seconds) * 1000;
-  const date = Date.parse(seconds);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
 }

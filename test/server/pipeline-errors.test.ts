@@ -2,6 +2,8 @@ import test, { type ExecutionContext } from 'ava';
 import { loadConfig } from '../../server/config.js';
 import { createPipeline, type Pipeline } from '../../pipeline/index.js';
 import type { LlamaParseClient } from '../../adapters/llamaparse/client.js';
+import { LlamaParseParser } from '../../adapters/llamaparse/parser.js';
+import { LocalEmbedder } from '../../adapters/local/providers.js';
 import { DocumentWorkers } from '../../adapters/local/workers.js';
 import { pipelineServices } from '../../pipeline/services.js';
 import { systemClock } from '../../runtime/clock.js';
@@ -66,13 +68,14 @@ serial("a remote parser's text with NUL and lone surrogates is stored clean", as
   const { jobId } = await p.submit({ filename: 'c.md', content: new TextEncoder().encode('# C') });
   await settle(p, jobId);
   // A parser client whose result carries what Postgres text refuses (22021) or UTF-8 cannot encode.
-  const parser = {
+  const client = {
     status: async () => ({ status: 'SUCCESS' }),
     markdown: async () => ({ markdown: 'before\u0000after \ud800 end', job_metadata: { job_pages: 1 } }),
   } as unknown as LlamaParseClient;
+  const parser = new LlamaParseParser(client);
   const workers = new DocumentWorkers({ threads: 1 });
   t.teardown(() => workers.close());
-  const services = pipelineServices(p.store, { maxUploadBytes: 1e6, chunkTokens: 128, dimensions: 16, embedBatchSize: 4 }, { local: workers, parser }, systemClock);
+  const services = pipelineServices(p.store, { maxUploadBytes: 1e6, chunkTokens: 128, dimensions: 16, embedBatchSize: 4 }, { parser, embedder: new LocalEmbedder(workers, 16), chunker: workers }, systemClock);
   const output = await services.pollParse!({ input: { jobId, remoteJobId: 'r' }, idempotencyKey: 'k', attempt: 1, signal: new AbortController().signal, instanceId: jobId, childId: 'c', logger: silent });
   t.like(output, { status: 'done' });
   t.is((await p.store.document(jobId))!.markdown, 'beforeafter \ufffd end');

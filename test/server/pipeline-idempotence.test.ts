@@ -4,6 +4,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLlamaParseMock } from '../../adapters/llamaparse/mock.js';
+import { LlamaParseClient } from '../../adapters/llamaparse/client.js';
+import { LlamaParseParser } from '../../adapters/llamaparse/parser.js';
+import { LocalEmbedder, LocalParser } from '../../adapters/local/providers.js';
 import { DocumentWorkers } from '../../adapters/local/workers.js';
 import { loadConfig, type Config } from '../../server/config.js';
 import { createPipeline, type Pipeline } from '../../pipeline/index.js';
@@ -34,6 +37,11 @@ function settings(config: Config) {
   return { maxUploadBytes: config.MAX_UPLOAD_BYTES, chunkTokens: config.CHUNK_TOKENS, dimensions: config.EMBEDDING_DIMENSIONS, embedBatchSize: config.EMBED_BATCH_SIZE };
 }
 
+/** The embedded default: the local parser, embedder and chunker on one pool of threads. */
+function localProviders(workers: DocumentWorkers) {
+  return { parser: new LocalParser(workers), embedder: new LocalEmbedder(workers, 16), chunker: workers };
+}
+
 function effectContext<T>(input: T, idempotencyKey: string): EffectContext<T> {
   return { input, idempotencyKey, attempt: 1, signal: new AbortController().signal, instanceId: 'test', childId: 'test', logger: silent };
 }
@@ -57,7 +65,7 @@ serial('each service run twice leaves the same rows and reports the same counts'
   const job = (await p.store.job(jobId))!;
   const workers = new DocumentWorkers({ threads: 1 });
   t.teardown(() => workers.close());
-  const local = pipelineServices(p.store, settings(config), { local: workers }, systemClock);
+  const local = pipelineServices(p.store, settings(config), localProviders(workers), systemClock);
   const twice = async <T>(name: string, services: typeof local, input: T, key = `${jobId}/${name}`) => {
     const first = await services[name]!(effectContext(input, key));
     const second = await services[name]!(effectContext(input, key));
@@ -90,8 +98,7 @@ serial('each service run twice leaves the same rows and reports the same counts'
 
   // A remote submission retried under its idempotency key uploads once.
   const parserUrl = await listen(t, llamaparse.app);
-  const { LlamaParseClient } = await import('../../adapters/llamaparse/client.js');
-  const remote = pipelineServices(p.store, settings(config), { local: workers, parser: new LlamaParseClient({ apiKey: 'llx-test', baseUrl: parserUrl }) }, systemClock);
+  const remote = pipelineServices(p.store, settings(config), { ...localProviders(workers), parser: new LlamaParseParser(new LlamaParseClient({ apiKey: 'llx-test', baseUrl: parserUrl })) }, systemClock);
   const submitted = (await twice('submitParse', remote, { jobId, mediaType: 'text/markdown' }, `${jobId}/remote-submit`)) as { remoteJobId: string };
   t.is(llamaparse.jobs.size, 1, 'one upload to LlamaParse');
   await new Promise((resolve) => setTimeout(resolve, 20));
