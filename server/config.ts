@@ -53,12 +53,17 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   return parsed.data;
 }
 
+/** A URL with its password hidden: `postgres://user:***@host/db`. */
+export function maskSecrets(url: string): string {
+  return url.replace(/(\/\/[^:/@]+:)[^@]*@/, '$1***@');
+}
+
 /** The configuration with secrets and passwords hidden, for logs. */
 export function describeConfig(config: Config): Record<string, unknown> {
   const secret = (value: string | undefined) => (value ? `${value.slice(0, 4)}***` : undefined);
   return {
     ...config,
-    DATABASE_URL: config.DATABASE_URL.replace(/(\/\/[^:/@]+:)[^@]*@/, '$1***@'),
+    DATABASE_URL: maskSecrets(config.DATABASE_URL),
     LLAMA_CLOUD_API_KEY: secret(config.LLAMA_CLOUD_API_KEY),
     OPENAI_API_KEY: secret(config.OPENAI_API_KEY),
     parser: config.LLAMA_CLOUD_API_KEY ? 'llamaparse' : 'local',

@@ -1,21 +1,16 @@
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
-import type { Logger } from 'pino';
 import { detectType } from '../../adapters/local/file-type.js';
 import { stageOf } from '../../machines/upload.js';
-import type { Config } from '../config.js';
 import { createPipeline } from '../../pipeline/index.js';
 import { Progress } from './progress.js';
+import type { CommandContext } from './run.js';
 
 /**
  * `docket ingest <files…>`: runs the pipeline on the files in this process, with a progress bar per
  * file. Resolves with the exit code: 0 when every file completed, 1 when any failed or was refused.
  */
-export async function ingest(files: string[], config: Config, logger: Logger): Promise<number> {
-  if (files.length === 0) {
-    process.stderr.write('usage: docket ingest <file> [file…]\n');
-    return 2;
-  }
+export async function ingest(files: string[], { config, logger }: CommandContext): Promise<number> {
   const pipeline = await createPipeline(config, { logger });
   const progress = new Progress(process.stdout);
   let failures = 0;
@@ -44,7 +39,7 @@ export async function ingest(files: string[], config: Config, logger: Logger): P
         const job = await pipeline.store.job(jobId);
         const stage = stageOf(done.value);
         if (stage !== 'complete') failures += 1;
-        const outcome = job?.error ? `${job.error.code}: ${job.error.message}` : `${job?.chunks ?? 0} chunks${job?.warnings.length ? `; ${job.warnings.join('; ')}` : ''}`;
+        const outcome = job?.error ? `${job.error.code}: ${job.error.message}` : `${job?.chunks ?? 0} chunk${job?.chunks === 1 ? '' : 's'}${job?.warnings.length ? `; ${job.warnings.join('; ')}` : ''}`;
         const detail = `${outcome}; ${label}`;
         progress.update(row, stage, detail);
       }),

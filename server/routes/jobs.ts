@@ -1,30 +1,9 @@
 import { Router } from 'express';
-import { stageOf } from '../../machines/upload.js';
 import { HttpError } from '../errors.js';
+import { jobView, jobWithHistory } from '../job-view.js';
 import type { Pipeline } from '../../pipeline/index.js';
 import type { JobRow } from '../../pipeline/store.js';
 import { jobIdParam, listQuery, parseInput as parse } from '../schemas.js';
-
-function view(job: JobRow) {
-  return {
-    job_id: job.job_id,
-    stage: job.stage,
-    status: job.status,
-    filename: job.filename,
-    bytes: Number(job.bytes),
-    sha256: job.sha256,
-    media_type: job.media_type,
-    metadata: job.metadata,
-    attempts: job.attempts,
-    chunks: job.chunks,
-    embedded: job.embedded,
-    warnings: job.warnings,
-    error: job.error,
-    created_at: new Date(job.created_at).toISOString(),
-    updated_at: new Date(job.updated_at).toISOString(),
-    links: { self: `/v1/jobs/${job.job_id}`, chunks: `/v1/jobs/${job.job_id}/chunks` },
-  };
-}
 
 const encodeCursor = (job: JobRow) => Buffer.from(`${new Date(job.created_at).toISOString()}|${job.job_id}`).toString('base64url');
 
@@ -42,15 +21,14 @@ export function jobRoutes(pipeline: Pipeline): Router {
   router.get('/v1/jobs', async (req, res) => {
     const query = parse(listQuery, req.query, 'INVALID_QUERY');
     const jobs = await pipeline.store.jobs({ stage: query.stage, limit: query.limit, cursor: query.cursor ? decodeCursor(query.cursor) : undefined });
-    res.json({ jobs: jobs.map(view), next_cursor: jobs.length === query.limit ? encodeCursor(jobs.at(-1)!) : null });
+    res.json({ jobs: jobs.map(jobView), next_cursor: jobs.length === query.limit ? encodeCursor(jobs.at(-1)!) : null });
   });
 
   router.get('/v1/jobs/:id', async (req, res) => {
     const { id } = parse(jobIdParam, req.params, 'INVALID_JOB_ID');
-    const job = await pipeline.store.job(id);
+    const job = await jobWithHistory(pipeline, id);
     if (!job) throw new HttpError(404, 'JOB_NOT_FOUND', `no job ${id}`);
-    const history = (await pipeline.runtime.history(id)).map((entry) => ({ stage: stageOf(entry.to), at: entry.at.toISOString(), event: entry.event.type }));
-    res.json({ ...view(job), history });
+    res.json(job);
   });
 
   router.get('/v1/jobs/:id/chunks', async (req, res) => {

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import type { Timeline } from './timeline.js';
 
 const CLI = fileURLToPath(new URL('../../bin/docket.js', import.meta.url));
-/** What each command logs once it works (server/cli.ts). */
+/** What each command logs once it works (server/cli/serve.ts). */
 const READY_LINE = { serve: 'docket serving', worker: 'docket worker running' };
 
 export interface FleetOptions {

@@ -1,0 +1,71 @@
+/**
+ * The docket command line: `docket serve | worker | ingest <files…> | status <job_id>`, with help
+ * per command and --version. Configuration comes from the environment (server/config.ts).
+ */
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError } from 'commander';
+import { ingest } from './ingest.js';
+import { EXIT, runCommand } from './run.js';
+import { serve, worker } from './serve.js';
+import { status } from './status.js';
+
+const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+const ENVIRONMENT = `
+Configuration comes from the environment: DATABASE_URL (postgres://…, pglite:<dir> or memory;
+default pglite:./data), PORT, HOST, LLAMA_CLOUD_API_KEY, OPENAI_API_KEY and more; README.md lists them all.
+
+Exit codes: 0 done, 1 the work failed (a file failed, no such job), 2 bad usage or configuration,
+3 the database is out of reach.`;
+
+function program(setCode: (code: number) => void): Command {
+  const cli = new Command('docket')
+    .description('Durable XState machines on Postgres, and the document-upload pipeline built on them.')
+    .version(VERSION, '-v, --version', 'print the version')
+    .helpOption('-h, --help', 'show help for a command')
+    .addHelpText('after', ENVIRONMENT)
+    .showHelpAfterError('(docket --help lists the commands)')
+    .configureOutput({ outputError: (text, write) => write(text.replace(/^error: /, 'docket: ')) })
+    .exitOverride();
+  cli
+    .command('serve')
+    .description('serve the HTTP API with its workers (PORT, default 8000)')
+    .action(async () => setCode(await runCommand(serve)));
+  cli
+    .command('worker')
+    .description('run workers only, no HTTP: as many as you like against one PostgreSQL')
+    .action(async () => setCode(await runCommand(worker)));
+  cli
+    .command('ingest')
+    .description('run the pipeline on local files, with a progress bar per file; exits 1 when any failed')
+    .argument('<files...>', 'PDF, HTML, Markdown or text files')
+    .action(async (files: string[]) => setCode(await runCommand((context) => ingest(files, context), { quiet: true })));
+  cli
+    .command('status')
+    .description('print a job as the HTTP API shows it (GET /v1/jobs/:id), with its stage history')
+    .argument('<job_id>', 'the job id an upload or ingest returned')
+    .action(async (jobId: string) => setCode(await runCommand((context) => status(jobId, context), { quiet: true })));
+  return cli;
+}
+
+/** Runs the CLI on `argv` (without node and the script); resolves with the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  // `docket … | head` closes the pipe early: that ends the output, not the process with a trace.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(EXIT.ok);
+  });
+  let code: number = EXIT.ok;
+  const cli = program((value) => (code = value));
+  if (argv.length === 0) {
+    cli.outputHelp({ error: true });
+    return EXIT.usage;
+  }
+  try {
+    await cli.parseAsync(argv, { from: 'user' });
+  } catch (error) {
+    // Help and --version end with code 0; anything commander refused is a usage error.
+    if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    throw error;
+  }
+  return code;
+}

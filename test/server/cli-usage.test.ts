@@ -1,0 +1,102 @@
+import test from 'ava';
+import { execFile, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { promisify } from 'node:util';
+import { backend, freshDatabase } from '../helpers/db.js';
+import { startServer, upload } from '../helpers/server.js';
+
+const execute = promisify(execFile);
+const cli = new URL('../../bin/docket.js', import.meta.url).pathname;
+const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+/** Runs the CLI; resolves with its exit code and output whatever the code. */
+async function docket(args: string[], env: Record<string, string> = {}) {
+  try {
+    const { stdout, stderr } = await execute('node', [cli, ...args], { env: { ...process.env, DATABASE_URL: 'memory', ...env } });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const { code, stdout, stderr } = error as { code: number; stdout: string; stderr: string };
+    return { code, stdout, stderr };
+  }
+}
+
+const noStack = /\n\s+at |node:internal|\.ts:\d+/;
+
+test('--help and -h print the commands on stdout and exit 0; --version prints the version', async (t) => {
+  for (const flag of ['--help', '-h', 'help']) {
+    const { code, stdout, stderr } = await docket([flag]);
+    t.is(code, 0, flag);
+    t.regex(stdout, /Usage: docket \[options\] \[command\]/);
+    t.regex(stdout, /serve.*\n[\s\S]*worker[\s\S]*ingest <files\.\.\.>[\s\S]*status <job_id>/);
+    t.regex(stdout, /Exit codes: 0 done, 1 the work failed/);
+    t.is(stderr, '');
+  }
+  for (const flag of ['--version', '-v']) t.deepEqual(await docket([flag]), { code: 0, stdout: `${version}\n`, stderr: '' });
+});
+
+test('every command has its own help, and asking for it never runs the command', async (t) => {
+  for (const command of ['serve', 'worker', 'ingest', 'status']) {
+    const started = Date.now();
+    const { code, stdout } = await docket([command, '--help'], { PORT: '1' });
+    t.is(code, 0, command);
+    t.regex(stdout, new RegExp(`^Usage: docket ${command} `), command);
+    t.true(Date.now() - started < 60_000, 'it returned: serve --help started no server');
+  }
+  const ingestHelp = await docket(['ingest', '--help']);
+  t.notRegex(ingestHelp.stdout + ingestHelp.stderr, /ENOENT|--help.*refused/, '--help is not taken for a file name');
+});
+
+test('usage and configuration errors: one line on stderr, exit 2, no stack trace', async (t) => {
+  const cases: [string[], Record<string, string>, RegExp][] = [
+    [[], {}, /Usage: docket/],
+    [['dance'], {}, /^docket: unknown command 'dance'/],
+    [['ingest'], {}, /^docket: missing required argument 'files'/],
+    [['status'], {}, /^docket: missing required argument 'job_id'/],
+    [['status', 'not-a-uuid'], {}, /^docket: "not-a-uuid" is not a job id/],
+    [['serve'], { PORT: 'eighty' }, /^docket: invalid configuration: PORT: /],
+    [['status', '3b1c1f3e-5a7e-4d8e-9a6e-0f7c2b0b1a11'], { DATABASE_URL: 'mysql://somewhere' }, /^docket: database must be a postgres:\/\/ URL/],
+  ];
+  for (const [args, env, message] of cases) {
+    const { code, stdout, stderr } = await docket(args, env);
+    t.is(code, 2, args.join(' '));
+    t.regex(stderr, message, args.join(' '));
+    t.notRegex(stderr + stdout, noStack, args.join(' '));
+  }
+});
+
+test('an unreachable database: one line naming the masked URL, exit 3', async (t) => {
+  const { code, stderr } = await docket(['status', '3b1c1f3e-5a7e-4d8e-9a6e-0f7c2b0b1a11'], { DATABASE_URL: 'postgres://docket:hunter2@127.0.0.1:1/nothing' });
+  t.is(code, 3);
+  t.is(stderr.trim().split('\n').length, 1, stderr);
+  t.regex(stderr, /^docket: cannot reach the database at postgres:\/\/docket:\*\*\*@127\.0\.0\.1:1\/nothing: connect ECONNREFUSED/);
+  t.notRegex(stderr, /hunter2/);
+});
+
+// The server and the CLI are two processes on one database: PGlite lives inside one process.
+const twoProcesses = backend === 'postgres' ? test : test.skip;
+
+twoProcesses('status prints the job exactly as GET /v1/jobs/:id does; an unknown job exits 1', async (t) => {
+  const { url, config } = await startServer(t, { DATABASE_URL: await freshDatabase(t) });
+  const created = await upload(url, { name: 'shape.md', content: '# Shape\n\nthe same shape everywhere' });
+  const jobId = created.body.job_id as string;
+  let api: Record<string, unknown> = {};
+  for (let i = 0; i < 300 && api.stage !== 'complete'; i++) {
+    api = (await (await fetch(`${url}/v1/jobs/${jobId}`)).json()) as Record<string, unknown>;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  const shown = await docket(['status', jobId], { DATABASE_URL: config.DATABASE_URL });
+  t.is(shown.code, 0, shown.stderr);
+  t.deepEqual(JSON.parse(shown.stdout), api);
+  const missing = await docket(['status', '3b1c1f3e-5a7e-4d8e-9a6e-0f7c2b0b1a11'], { DATABASE_URL: config.DATABASE_URL });
+  t.is(missing.code, 1);
+  t.is(missing.stderr, 'docket: no job 3b1c1f3e-5a7e-4d8e-9a6e-0f7c2b0b1a11\n');
+});
+
+test('output piped into a command that stops reading ends quietly', async (t) => {
+  const child = spawn('sh', ['-c', `node ${cli} --help | head -1`], { env: process.env });
+  let stderr = '';
+  child.stderr.on('data', (chunk) => (stderr += chunk));
+  const code = await new Promise((resolve) => child.once('exit', resolve));
+  t.is(code, 0);
+  t.notRegex(stderr, /EPIPE|Unhandled/);
+});
