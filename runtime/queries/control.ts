@@ -1,20 +1,8 @@
 import type { StateValue } from 'xstate';
 import type { Queryable, Transaction } from '../db/database.js';
-import type { ErrorInfo } from '../errors.js';
 import type { SchemaName } from '../schema.js';
-import type { InstanceStatus, PersistedSnapshot } from '../types.js';
-
-export interface ListedRow {
-  id: string;
-  machine: string;
-  machine_version: number;
-  snapshot: PersistedSnapshot;
-  status: InstanceStatus;
-  error: ErrorInfo | null;
-  version: number;
-  created_at: Date | string;
-  updated_at: Date | string;
-}
+import type { InstanceStatus } from '../types.js';
+import type { InstanceRow } from './instances.js';
 
 interface Locked {
   status: InstanceStatus;
@@ -80,8 +68,8 @@ export class ControlQueries {
       WHERE id = $1`;
   }
 
-  async list(db: Queryable, filter: { machine: string | null; status: string | null; after: { createdAt: Date; id: string } | null; limit: number }): Promise<ListedRow[]> {
-    const { rows } = await db.query<ListedRow>(this.#list, [filter.machine, filter.status, filter.after?.createdAt ?? null, filter.after?.id ?? null, filter.limit]);
+  async list(db: Queryable, filter: { machine: string | null; status: string | null; after: { createdAt: Date; id: string } | null; limit: number }): Promise<InstanceRow[]> {
+    const { rows } = await db.query<InstanceRow>(this.#list, [filter.machine, filter.status, filter.after?.createdAt ?? null, filter.after?.id ?? null, filter.limit]);
     return rows;
   }
 
