@@ -39,24 +39,28 @@ restarts('under load, a PostgreSQL restart is survived: 503 with Retry-After whi
     if (response.status === 202) accepted.push(response.body.job_id);
     return response;
   };
-  // Load before, during and after the outage.
+  // Load before, during and after the outage; stopped however the test ends, so no loop outlives it.
   let loading = true;
+  t.teardown(() => void (loading = false));
   const load = (async () => {
-    while (loading) await send().catch(() => {});
+    while (loading) await send().catch(() => new Promise((resolve) => setTimeout(resolve, 50)));
   })();
-  await new Promise((resolve) => setTimeout(resolve, 1_500));
-  await cluster.stop('fast');
-  for (let i = 0; i < 5; i++) {
-    const health = await getJson(`${url}/health`);
-    const form = new FormData();
-    form.append('file', new Blob([`# While down ${i}`]), `down-${i}.md`);
-    const response = await fetch(`${url}/v1/uploads`, { method: 'POST', body: form });
-    await response.body?.cancel();
-    whileDown.push({ health: health.status, upload: response.status, retryAfter: response.headers.get('retry-after') });
-    t.notRegex(JSON.stringify(health.body), /5498|127\.0\.0\.1|ECONNREFUSED/, '/health says the status, not the connection');
-    await new Promise((resolve) => setTimeout(resolve, 200));
+  try {
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    await cluster.stop('fast');
+    for (let i = 0; i < 5; i++) {
+      const health = await getJson(`${url}/health`);
+      const form = new FormData();
+      form.append('file', new Blob([`# While down ${i}`]), `down-${i}.md`);
+      const response = await fetch(`${url}/v1/uploads`, { method: 'POST', body: form });
+      await response.body?.cancel();
+      whileDown.push({ health: health.status, upload: response.status, retryAfter: response.headers.get('retry-after') });
+      t.notRegex(JSON.stringify(health.body), /5498|127\.0\.0\.1|ECONNREFUSED/, '/health says the status, not the connection');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  } finally {
+    await cluster.start();
   }
-  await cluster.start();
   await new Promise((resolve) => setTimeout(resolve, 1_500));
   loading = false;
   await load;
