@@ -6,7 +6,10 @@ import { DocketError, toErrorInfo } from './errors.js';
 import type { ClaimedEffect, EffectQueries } from './queries/effects.js';
 import type { Claimed, EffectEnd, StepQueries, StepWrite } from './queries/steps.js';
 import type { Registry, RegisteredMachine } from './registry.js';
-import { computeStep, type ClaimedInstance, type InboxEvent, type StepOutcome } from './transition.js';
+import type { ControlQueries } from './queries/control.js';
+import type { FamilyQueries } from './queries/family.js';
+import type { InstanceQueries } from './queries/instances.js';
+import { computeStart, computeStep, type ClaimedInstance, type InboxEvent, type StepOutcome } from './transition.js';
 
 /**
  * What a step transaction leaves to do once it commits. Nothing in it has happened yet: effects are
@@ -68,6 +71,9 @@ export interface ApplyOptions {
 export interface ApplierOptions {
   queries: StepQueries;
   effectQueries: EffectQueries;
+  instances: InstanceQueries;
+  family: FamilyQueries;
+  control: ControlQueries;
   registry: Registry;
   logger: Logger;
   /** Inbox rows read per instance. */
@@ -118,7 +124,40 @@ export class StepApplier {
     for (const item of items) this.#claimEffects(item, now, slots, work.adopt);
     await this.options.queries.writeStart(tx, items, at);
     await this.#afterWrite(tx, items, at);
+    await this.#family(tx, items, now, slots, work);
     return work;
+  }
+
+  /**
+   * What steps asked of other instances of their tree, in the same transaction: child machines are
+   * created (with their own initial steps, and theirs in turn), children whose invocation ended are
+   * stopped with their descendants, and events go to parents and children. After the steps' own
+   * write, in statements of their own, so no row is written twice by one statement.
+   */
+  async #family(tx: Transaction, writes: StepWrite[], now: number, slots: Slots, work: AfterCommit): Promise<void> {
+    const { instances, family, control, registry, logger, queries } = this.options;
+    const at = new Date(now);
+    const cross = writes.flatMap((write) => write.outcome.crossEvents);
+    const stopped = writes.flatMap((write) => write.outcome.stoppedChildren);
+    let births = writes.flatMap((write) => write.outcome.newChildren.map((child) => ({ child, parent: write.instanceId })));
+    while (births.length > 0) {
+      const created = births.map(({ child, parent }) => {
+        const reg = registry.machine(child.machine)!;
+        const outcome = computeStart(reg, child.instance_id, child.input, now, logger, { id: parent, childId: child.child_id });
+        return { instanceId: child.instance_id, machine: child.machine, outcome, parent: { id: parent, childId: child.child_id } };
+      });
+      await instances.insert(tx, created.map((c) => ({ id: c.instanceId, machine: c.machine, idempotencyKey: null, outcome: c.outcome, parent: c.parent })), at);
+      for (const child of created) this.#claimEffects(child, now, slots, work.adopt);
+      await queries.writeStart(tx, created, at);
+      await this.#afterWrite(tx, created, at);
+      cross.push(...created.flatMap((child) => child.outcome.crossEvents));
+      births = created.flatMap((child) => child.outcome.newChildren.map((grandchild) => ({ child: grandchild, parent: child.instanceId })));
+    }
+    if (stopped.length > 0) {
+      const keys = await family.stopTree(tx, stopped, 'its parent left the state that invoked it', at);
+      await control.announceCancel(tx, keys);
+    }
+    await family.deliver(tx, cross, at);
   }
 
   async #applyAll(tx: Transaction, items: StepItem[], now: number, options: ApplyOptions, work: AfterCommit): Promise<void> {
@@ -146,6 +185,7 @@ export class StepApplier {
     if (writes.length === 0 && ended.length === 0) return;
     await queries.write(tx, writes, ended, at);
     await this.#afterWrite(tx, writes, at);
+    await this.#family(tx, writes, now, options.slots, work);
   }
 
   /** Runs the machines' step hooks in the transaction, after the writes they may read. */

@@ -2,7 +2,9 @@ import { z } from 'zod';
 import type { Clock } from './clock.js';
 import type { Database } from './db/database.js';
 import { ConfigError, InstanceNotFoundError, InstanceStateError } from './errors.js';
+import { CHILD_MARKER } from './plan.js';
 import type { ControlQueries } from './queries/control.js';
+import type { FamilyQueries } from './queries/family.js';
 import { toInstanceState } from './queries/instances.js';
 import type { CancelResult, InstanceList, ListOptions } from './types.js';
 
@@ -24,6 +26,7 @@ export class Controls {
   constructor(
     private readonly db: Database,
     private readonly queries: ControlQueries,
+    private readonly family: FamilyQueries,
     private readonly clock: Clock,
   ) {}
 
@@ -58,15 +61,31 @@ export class Controls {
    * EFFECT_CANCELED, so its own onError decides where cancellation leads.
    */
   async cancel(id: string, reason = 'cancelled by an operator'): Promise<CancelResult> {
-    const keys = await this.db.transaction(async (tx) => {
+    const canceled = await this.db.transaction(async (tx) => {
       const locked = await this.queries.lock(tx, id);
       if (!locked) throw new InstanceNotFoundError(id);
       if (locked.status !== 'active') throw new InstanceStateError(id, locked.status, `instance ${id} is ${locked.status}; nothing runs to cancel`);
-      const keys = await this.queries.cancelInvocations(tx, id, reason, new Date(this.clock.now()));
-      await this.queries.announceCancel(tx, keys);
-      return keys;
+      const now = new Date(this.clock.now());
+      const invoked = await this.queries.cancelInvocations(tx, id, reason, now);
+      // Child machines are invocations too: each stops, with its own children, and its parent hears
+      // the same EFFECT_CANCELED error an effect's cancellation gives.
+      const children = await this.family.liveChildren(tx, id);
+      const descendants = await this.family.stopTree(tx, children.map((child) => child.id), reason, now);
+      await this.family.deliver(
+        tx,
+        children.map((child) => ({
+          event: { type: `xstate.error.actor.${child.childId}`, error: { name: 'DocketError', code: 'EFFECT_CANCELED', message: reason } },
+          timer_id: null,
+          available_at: now.toISOString(),
+          target_id: id,
+          source_effect: `${CHILD_MARKER}${child.id}`,
+        })),
+        now,
+      );
+      await this.queries.announceCancel(tx, [...invoked, ...descendants]);
+      return invoked.length + children.length;
     });
-    return { canceled: keys.length };
+    return { canceled };
   }
 
   /** Stops the instance where it is: no more steps, timers and queued events dropped, effects cancelled. */
@@ -77,7 +96,7 @@ export class Controls {
       if (locked.status === 'done' || locked.status === 'stopped') {
         throw new InstanceStateError(id, locked.status, `instance ${id} is already ${locked.status}`);
       }
-      const keys = await this.queries.stop(tx, id, reason ?? null, new Date(this.clock.now()));
+      const keys = await this.family.stopTree(tx, [id], reason ?? null, new Date(this.clock.now()));
       await this.queries.announceCancel(tx, keys);
     });
   }

@@ -116,5 +116,10 @@ export function toErrorInfo(error: unknown): ErrorInfo {
     const code = (error as { code?: unknown }).code;
     return { name: error.name, code: typeof code === 'string' ? code : 'ERROR', message: error.message };
   }
+  // An error that crossed a JSON boundary (an effect's or a child's, in an xstate.error.actor event).
+  if (typeof error === 'object' && error !== null && typeof (error as ErrorInfo).message === 'string') {
+    const { name, code, message } = error as Partial<ErrorInfo>;
+    return { name: typeof name === 'string' ? name : 'Error', code: typeof code === 'string' ? code : 'ERROR', message: message! };
+  }
   return { name: 'Error', code: 'ERROR', message: String(error) };
 }

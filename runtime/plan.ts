@@ -1,5 +1,6 @@
 import type { AnyEventObject, AnyStateMachine } from 'xstate';
 import type { Logger } from 'pino';
+import { childMachineName, isMachineLogic } from './registry.js';
 
 /** An XState action as `transition()` returns it: a type, resolved params, and an exec we never call. */
 export interface ResolvedAction {
@@ -12,6 +13,34 @@ export interface NewEvent {
   event: AnyEventObject;
   timer_id: string | null;
   available_at: string;
+  /** Another instance's inbox (a parent's, a child's); absent for this instance's own. */
+  target_id?: string;
+  /** For a child's result delivered to its parent: the child's invocation marker. */
+  source_effect?: string;
+}
+
+/** A machine invoked or spawned by name: a durable child instance of its own. */
+export interface NewChild {
+  child_id: string;
+  instance_id: string;
+  /** The registered name of its machine: `parent/src`. */
+  machine: string;
+  input: unknown;
+}
+
+/** The marker an instance keeps in its invocations for a child instance (effects keep their key). */
+export const CHILD_MARKER = 'instance:';
+
+/** Who an instance can send to beyond itself: its children (by invocation id) and its parent. */
+export interface Family {
+  /** The instance's registered machine name; its children's are `name/src`. */
+  machineName: string;
+  /** Live invocations before this step: child id -> effect key, or CHILD_MARKER + instance id. */
+  invocations: Record<string, string>;
+  /** The parent instance, when this one is a child. */
+  parentId: string | null;
+  /** What stands for the parent in this instance's transitions (sendParent targets it). */
+  parentRef: unknown;
 }
 
 export interface NewEffect {
@@ -37,6 +66,10 @@ export class ActionPlan {
   readonly selfEvents: NewEvent[] = [];
   /** Child id -> the effect to start; keyed so a child spawned twice in one step starts once. */
   readonly spawns = new Map<string, NewEffect>();
+  /** Child id -> the child instance to create, for machines invoked or spawned by name. */
+  readonly childSpawns = new Map<string, NewChild>();
+  /** Events for other instances (parent, children): delivered even when this instance has finished. */
+  readonly crossEvents: NewEvent[] = [];
   readonly outbox: NewEffect[] = [];
   #anonymousTimers = 0;
 
@@ -44,6 +77,7 @@ export class ActionPlan {
     private readonly machine: AnyStateMachine,
     private readonly instanceId: string,
     private readonly logger: Logger,
+    private readonly family: Family,
   ) {}
 
   /**
@@ -105,16 +139,33 @@ export class ActionPlan {
 
   #sendTo(params: Record<string, unknown>, now: number, seq: number): void {
     const target = params.to as { logic?: unknown; id?: string } | undefined;
-    if (target?.logic !== this.machine) {
-      // Children are durable effects (promises): they take no events. Other actors do not exist here.
+    if (target?.logic === this.machine) {
+      if (typeof params.delay === 'number') return this.#schedule(params, now, seq);
+      this.selfEvents.push({ event: params.event as AnyEventObject, timer_id: null, available_at: new Date(now).toISOString() });
+      return;
+    }
+    const other = this.#instanceOf(target);
+    if (!other) {
+      // Promise children take no events; actors outside the instance tree do not exist here.
       this.logger.warn(
         { instance_id: this.instanceId, target: target?.id, event_type: (params.event as AnyEventObject)?.type },
-        'sendTo a target other than self is not supported by the durable runtime; event dropped',
+        'sendTo a target that is not this instance, its parent or a child machine is not supported by the durable runtime; event dropped',
       );
       return;
     }
-    if (typeof params.delay === 'number') return this.#schedule(params, now, seq);
-    this.selfEvents.push({ event: params.event as AnyEventObject, timer_id: null, available_at: new Date(now).toISOString() });
+    const delay = typeof params.delay === 'number' ? params.delay : 0;
+    this.crossEvents.push({ event: params.event as AnyEventObject, timer_id: null, available_at: new Date(now + delay).toISOString(), target_id: other });
+  }
+
+  /** The instance id behind an actor ref: the parent's, or a child machine's (live, or spawned in this step). */
+  #instanceOf(target: { id?: string } | undefined): string | null {
+    if (!target) return null;
+    if (target === this.family.parentRef) return this.family.parentId;
+    const id = target.id ?? '';
+    const spawned = this.childSpawns.get(id);
+    if (spawned) return spawned.instance_id;
+    const marker = this.family.invocations[id];
+    return marker?.startsWith(CHILD_MARKER) ? marker.slice(CHILD_MARKER.length) : null;
   }
 
   #cancel(sendId: string): void {
@@ -124,6 +175,15 @@ export class ActionPlan {
 
   #spawn(params: Record<string, unknown>, seq: number): void {
     const childId = String(params.id);
+    if (typeof params.src === 'string' && isMachineLogic((this.machine.implementations.actors as Record<string, unknown>)[params.src])) {
+      this.childSpawns.set(childId, {
+        child_id: childId,
+        instance_id: crypto.randomUUID(),
+        machine: childMachineName(this.family.machineName, params.src),
+        input: params.input ?? null,
+      });
+      return;
+    }
     if (typeof params.src !== 'string') {
       this.logger.error(
         { instance_id: this.instanceId, child_id: childId },

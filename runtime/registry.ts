@@ -16,6 +16,18 @@ export interface RegisteredService {
 }
 
 const DEFAULT_VERSION = 1;
+const MAX_CHILD_DEPTH = 8;
+
+/** A state machine (as opposed to a promise, callback or observable actor). */
+export function isMachineLogic(logic: unknown): logic is AnyStateMachine {
+  const candidate = logic as { config?: unknown; root?: unknown; transition?: unknown } | null;
+  return typeof candidate === 'object' && candidate !== null && typeof candidate.config === 'object' && candidate.root !== undefined && typeof candidate.transition === 'function';
+}
+
+/** The registered name of the machine that `parent` invokes as `src`. */
+export function childMachineName(parent: string, src: string): string {
+  return `${parent}/${src}`;
+}
 
 function isRegistration(entry: MachineEntry): entry is MachineRegistration {
   return typeof entry === 'object' && entry !== null && 'machine' in entry && !('transition' in entry);
@@ -43,9 +55,26 @@ export class Registry {
       });
     }
     if (this.#machines.size === 0) throw new ConfigError('createRuntime needs at least one machine');
+    for (const reg of [...this.#machines.values()]) this.#registerChildren(reg, 1);
     for (const [name, entry] of Object.entries(services)) {
       const registration = typeof entry === 'function' ? { handler: entry } : entry;
       this.#services.set(name, { handler: registration.handler, retry: registration.retry, timeoutMs: registration.timeoutMs });
+    }
+  }
+
+  /**
+   * Machines a registered machine invokes or spawns by name (`setup({ actors: { payment } })`) run as
+   * durable child instances of their own, under the name `parent/src`, with the parent's version.
+   */
+  #registerChildren(parent: RegisteredMachine, depth: number): void {
+    for (const [src, logic] of Object.entries(parent.machine.implementations.actors as Record<string, unknown>)) {
+      if (!isMachineLogic(logic)) continue;
+      const name = childMachineName(parent.name, src);
+      if (this.#machines.has(name)) continue;
+      if (depth > MAX_CHILD_DEPTH) throw new ConfigError(`machine "${name}": children nest deeper than ${MAX_CHILD_DEPTH} levels`);
+      const child: RegisteredMachine = { ...parent, name, machine: logic, migrate: undefined, onStep: undefined };
+      this.#machines.set(name, child);
+      this.#registerChildren(child, depth + 1);
     }
   }
 

@@ -21,6 +21,7 @@ import { StepLoop } from './step-loop.js';
 import { StepApplier } from './apply.js';
 import { Controls } from './control.js';
 import { ControlQueries } from './queries/control.js';
+import { FamilyQueries } from './queries/family.js';
 import { Subscriptions } from './subscriptions.js';
 import type { InstanceState, Runtime, RuntimeOptions, SendOptions, SendResult, StartOptions, WaitOptions } from './types.js';
 
@@ -55,9 +56,14 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const steps = new StepQueries(schema);
   const metrics = new Metrics();
   const effectQueries = new EffectQueries(schema);
+  const controlQueries = new ControlQueries(schema);
+  const familyQueries = new FamilyQueries(schema);
   const applier = new StepApplier({
     queries: steps,
     effectQueries,
+    instances,
+    family: familyQueries,
+    control: controlQueries,
     registry,
     logger,
     batchSize: tuning.stepBatchSize,
@@ -101,7 +107,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   };
   const workers = tuning.worker ? Array.from({ length: tuning.stepConcurrency }, () => new StepLoop(loopOptions)) : [];
   const starter = new Starter({ db, instances, applier, effects, registry, clock, logger });
-  const controls = new Controls(db, new ControlQueries(schema), clock);
+  const controls = new Controls(db, controlQueries, familyQueries, clock);
 
   const wakeSteps = () => workers.forEach((w) => w.notify());
   const wakeAll = () => {
@@ -146,6 +152,14 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       if (!parsed.success) throw new ConfigError(`event must be an object with a string "type"; got ${JSON.stringify(event)}`);
       if (!uuidSchema.safeParse(id).success) throw new InstanceNotFoundError(id);
       const on = sendOptions.tx ?? db;
+      if (sendOptions.child !== undefined) {
+        const child = await instances.childInstance(on, id, sendOptions.child);
+        if (!child) {
+          if (!(await instances.exists(on, id))) throw new InstanceNotFoundError(id);
+          return { accepted: false, reason: 'child_not_active' };
+        }
+        id = child;
+      }
       const result = await instances.send(on, id, parsed.data as AnyEventObject, sendOptions.dedupeKey ?? null, new Date(clock.now()));
       if (result === 'inserted') return { accepted: true };
       if (result === 'duplicate') return { accepted: false, reason: 'duplicate' };

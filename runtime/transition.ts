@@ -1,6 +1,7 @@
-import { initialTransition, transition, type AnyEventObject, type AnyMachineSnapshot, type StateValue } from 'xstate';
+import type { AnyEventObject, AnyMachineSnapshot, StateValue } from 'xstate';
+import { initialStep, nextStep, PARENT_REF } from './child-scope.js';
 import type { Logger } from 'pino';
-import { ActionPlan, type NewEffect, type NewEvent, type ResolvedAction } from './plan.js';
+import { ActionPlan, CHILD_MARKER, type NewChild, type NewEffect, type NewEvent, type ResolvedAction } from './plan.js';
 import type { RegisteredMachine } from './registry.js';
 import { persistSnapshot, restoreSnapshot, snapshotError, snapshotStatus } from './snapshot.js';
 import type { ErrorInfo } from './errors.js';
@@ -16,6 +17,13 @@ export interface ClaimedInstance {
   version: number;
   invocations: Record<string, string>;
   stepFailures: number;
+  /** The parent instance and the invocation id it knows this one by, when this is a child machine. */
+  parent: Parent | null;
+}
+
+export interface Parent {
+  id: string;
+  childId: string;
 }
 
 /** An inbox row, or (id null) an event applied the moment it arrives without touching the inbox. */
@@ -51,6 +59,12 @@ export interface StepOutcome {
   newEvents: NewEvent[];
   newEffects: NewEffect[];
   canceledEffects: string[];
+  /** Events for other instances: sendTo a child, sendParent, and a child's result to its parent. */
+  crossEvents: NewEvent[];
+  /** Child machine instances to create in the same transaction. */
+  newChildren: NewChild[];
+  /** Child instances whose invocation ended (their state exited): to stop, with their own children. */
+  stoppedChildren: string[];
   journal: JournalRow[];
   wakeAt: Date | null;
   applied: AnyEventObject[];
@@ -67,9 +81,9 @@ export interface StepOutcome {
 }
 
 /** The first step of a new instance: XState's initial transition and the rows its entry actions ask for. */
-export function computeStart(reg: RegisteredMachine, instanceId: string, input: unknown, now: number, logger: Logger): StepOutcome {
-  const [snapshot, actions] = initialTransition(reg.machine, input);
-  const plan = new ActionPlan(reg.machine, instanceId, logger);
+export function computeStart(reg: RegisteredMachine, instanceId: string, input: unknown, now: number, logger: Logger, parent: Parent | null = null): StepOutcome {
+  const [snapshot, actions] = initialStep(reg.machine, input, parent !== null);
+  const plan = new ActionPlan(reg.machine, instanceId, logger, familyOf(reg, {}, parent));
   const init = { type: 'xstate.init', input } as AnyEventObject;
   plan.add(actions as ResolvedAction[], 0, now, snapshot.context, init);
   return finish(reg, snapshot as AnyMachineSnapshot, plan, {
@@ -85,7 +99,14 @@ export function computeStart(reg: RegisteredMachine, instanceId: string, input: 
     pending: [],
     inboxMayContinue: false,
     previous: null,
+    parent,
+    instanceId,
+    now,
   });
+}
+
+function familyOf(reg: RegisteredMachine, invocations: Record<string, string>, parent: Parent | null) {
+  return { machineName: reg.name, invocations, parentId: parent?.id ?? null, parentRef: PARENT_REF };
 }
 
 /**
@@ -104,7 +125,7 @@ export function computeStep(
 ): StepOutcome {
   let snapshot = restoreSnapshot(reg.machine, instance.snapshot);
   const previous = { value: snapshot.value, status: instance.status, context: snapshot.context };
-  const plan = new ActionPlan(reg.machine, instance.id, logger);
+  const plan = new ActionPlan(reg.machine, instance.id, logger, familyOf(reg, instance.invocations, instance.parent));
   const invocations = { ...instance.invocations };
   const journal: JournalRow[] = [];
   const applied: AnyEventObject[] = [];
@@ -128,7 +149,7 @@ export function computeStep(
     }
     if (row.timerId) timerLateness.push(now - row.availableAt.getTime());
     const before = snapshot;
-    const [next, actions] = transition(reg.machine, snapshot, row.event);
+    const [next, actions] = nextStep(reg.machine, snapshot, row.event, instance.parent !== null);
     version += 1;
     plan.add(actions as ResolvedAction[], version, now, next.context, row.event);
     journal.push({ seq: version, event_type: row.event.type, event: row.event, from_value: before.value, to_value: next.value });
@@ -155,6 +176,9 @@ export function computeStep(
     pending,
     inboxMayContinue: inboxFull ? inbox[inbox.length - 1]!.availableAt : false,
     previous,
+    parent: instance.parent,
+    instanceId: instance.id,
+    now,
   });
 }
 
@@ -173,6 +197,9 @@ interface Progress {
   /** When the inbox was read only in part: the due time of its last row read, a lower bound for the rest. */
   inboxMayContinue: Date | false;
   previous: StepOutcome['previous'];
+  parent: Parent | null;
+  instanceId: string;
+  now: number;
 }
 
 function finish(reg: RegisteredMachine, snapshot: AnyMachineSnapshot, plan: ActionPlan, progress: Progress): StepOutcome {
@@ -181,8 +208,10 @@ function finish(reg: RegisteredMachine, snapshot: AnyMachineSnapshot, plan: Acti
   const alive = new Set(Object.keys(snapshot.children ?? {}));
   const invocations: Record<string, string> = {};
   const canceled: string[] = [];
+  const stoppedChildren: string[] = [];
   for (const [childId, key] of Object.entries(progress.invocations)) {
-    if (alive.has(childId) && !plan.spawns.has(childId)) invocations[childId] = key;
+    if (alive.has(childId) && !plan.spawns.has(childId) && !plan.childSpawns.has(childId)) invocations[childId] = key;
+    else if (key.startsWith(CHILD_MARKER)) stoppedChildren.push(key.slice(CHILD_MARKER.length));
     else canceled.push(key);
   }
   const newEffects: NewEffect[] = [...plan.outbox];
@@ -190,6 +219,12 @@ function finish(reg: RegisteredMachine, snapshot: AnyMachineSnapshot, plan: Acti
     if (!alive.has(childId)) continue;
     invocations[childId] = effect.idempotency_key;
     newEffects.push(effect);
+  }
+  const newChildren: NewChild[] = [];
+  for (const [childId, child] of plan.childSpawns) {
+    if (!alive.has(childId)) continue;
+    invocations[childId] = `${CHILD_MARKER}${child.instance_id}`;
+    newChildren.push(child);
   }
   const newEvents = snapshot.status === 'active' ? plan.newEvents : [];
   const wakeCandidates = [
@@ -211,6 +246,9 @@ function finish(reg: RegisteredMachine, snapshot: AnyMachineSnapshot, plan: Acti
     newEvents,
     newEffects,
     canceledEffects: canceled,
+    crossEvents: [...plan.crossEvents, ...resultForParent(snapshot, progress)],
+    newChildren,
+    stoppedChildren,
     journal: progress.journal,
     wakeAt: wakeCandidates.length ? new Date(Math.min(...wakeCandidates)) : null,
     applied: progress.applied,
@@ -222,6 +260,18 @@ function finish(reg: RegisteredMachine, snapshot: AnyMachineSnapshot, plan: Acti
     context: snapshot.context,
     value: snapshot.value,
   };
+}
+
+/** A child machine that just finished answers its parent, as an invoked promise would: done with its output, or error. */
+function resultForParent(snapshot: AnyMachineSnapshot, progress: Progress): NewEvent[] {
+  const { parent } = progress;
+  const wasActive = progress.previous === null || progress.previous.status === 'active';
+  if (!parent || !wasActive || (snapshot.status !== 'done' && snapshot.status !== 'error')) return [];
+  const event =
+    snapshot.status === 'done'
+      ? { type: `xstate.done.actor.${parent.childId}`, output: snapshot.output ?? null }
+      : { type: `xstate.error.actor.${parent.childId}`, error: snapshotError(snapshot) };
+  return [{ event, timer_id: null, available_at: new Date(progress.now).toISOString(), target_id: parent.id, source_effect: `${CHILD_MARKER}${progress.instanceId}` }];
 }
 
 /** A result of an effect that no longer serves the child (the state was exited, or re-entered since). */

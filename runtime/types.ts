@@ -21,6 +21,8 @@ export interface InstanceState<TContext = unknown> {
   version: number;
   /** Why the instance is in `error`: XState's error, or the engine's (`MACHINE_VERSION_UNKNOWN`, `STEP_FAILED`). */
   error: ErrorInfo | null;
+  /** For a child machine: its parent instance and the invocation id the parent knows it by. */
+  parent: { id: string; childId: string } | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -181,6 +183,8 @@ export interface StartOptions {
 export interface SendOptions {
   /** A second send with the same key to the same instance is a no-op. */
   dedupeKey?: string;
+  /** Send to the instance's child machine known by this invocation id (`invoke: { id }`), not to the instance itself. */
+  child?: string;
   /** Commit the event with the caller's own writes, inside this open transaction. */
   tx?: Transaction;
 }
@@ -188,7 +192,8 @@ export interface SendOptions {
 export interface SendResult {
   /** False when the event was a duplicate or the instance is no longer active. */
   accepted: boolean;
-  reason?: 'duplicate' | 'instance_not_active';
+  /** `child_not_active`: `{ child }` named no running child machine of the instance. */
+  reason?: 'duplicate' | 'instance_not_active' | 'child_not_active';
 }
 
 export interface ListOptions {

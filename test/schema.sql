@@ -43,6 +43,8 @@ table instances
   step_failures integer not null default 0
   created_at timestamp with time zone not null
   updated_at timestamp with time zone not null
+  parent_id uuid
+  parent_child_id text
 table journal
   instance_id uuid not null
   seq integer not null
@@ -67,6 +69,7 @@ constraint :SCHEMA.effects effects_status_check CHECK ((status = ANY (ARRAY['pen
 constraint :SCHEMA.events events_instance_id_fkey FOREIGN KEY (instance_id) REFERENCES :SCHEMA.instances(id) ON DELETE CASCADE
 constraint :SCHEMA.events events_pkey PRIMARY KEY (id)
 constraint :SCHEMA.instances instances_idempotency_key_key UNIQUE (idempotency_key)
+constraint :SCHEMA.instances instances_parent_id_fkey FOREIGN KEY (parent_id) REFERENCES :SCHEMA.instances(id) ON DELETE CASCADE
 constraint :SCHEMA.instances instances_pkey PRIMARY KEY (id)
 constraint :SCHEMA.instances instances_status_check CHECK ((status = ANY (ARRAY['active'::text, 'done'::text, 'error'::text, 'stopped'::text])))
 constraint :SCHEMA.journal journal_instance_id_fkey FOREIGN KEY (instance_id) REFERENCES :SCHEMA.instances(id) ON DELETE CASCADE
@@ -82,6 +85,7 @@ index CREATE UNIQUE INDEX events_pkey ON :SCHEMA.events USING btree (id)
 index CREATE INDEX events_timer_idx ON :SCHEMA.events USING btree (instance_id, timer_id) WHERE (timer_id IS NOT NULL)
 index CREATE UNIQUE INDEX instances_idempotency_key_key ON :SCHEMA.instances USING btree (idempotency_key)
 index CREATE INDEX instances_machine_idx ON :SCHEMA.instances USING btree (machine, status)
+index CREATE INDEX instances_parent_idx ON :SCHEMA.instances USING btree (parent_id) WHERE (parent_id IS NOT NULL)
 index CREATE UNIQUE INDEX instances_pkey ON :SCHEMA.instances USING btree (id)
 index CREATE INDEX instances_wake_idx ON :SCHEMA.instances USING btree (wake_at) WHERE (wake_at IS NOT NULL)
 index CREATE UNIQUE INDEX journal_pkey ON :SCHEMA.journal USING btree (instance_id, seq)

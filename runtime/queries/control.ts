@@ -17,13 +17,11 @@ export class ControlQueries {
   readonly #lock: string;
   readonly #resume: string;
   readonly #cancelInvokes: string;
-  readonly #cancelAll: string;
-  readonly #stop: string;
 
   constructor(private readonly schema: SchemaName) {
     const t = (name: string) => schema.table(name);
     this.#list = `
-      SELECT id, machine, machine_version, snapshot, status, error, version, created_at, updated_at FROM ${t('instances')}
+      SELECT id, machine, machine_version, snapshot, status, error, version, parent_id, parent_child_id, created_at, updated_at FROM ${t('instances')}
       WHERE ($1::text IS NULL OR machine = $1) AND ($2::text IS NULL OR status = $2)
         AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4::uuid))
       ORDER BY created_at DESC, id DESC LIMIT $5`;
@@ -53,19 +51,6 @@ export class ControlQueries {
         UPDATE ${t('instances')} SET wake_at = LEAST(wake_at, $2) WHERE id = $1 AND EXISTS (SELECT 1 FROM canceled)
       )
       SELECT idempotency_key FROM canceled`;
-    this.#cancelAll = `
-      UPDATE ${t('effects')} SET status = 'canceled', due_at = NULL, lease_owner = NULL, updated_at = $2, finished_at = $2
-      WHERE instance_id = $1 AND status IN ('pending', 'running')
-      RETURNING idempotency_key`;
-    // Stopping is a step of its own in the journal, so history says who ended the instance.
-    this.#stop = `
-      WITH gone AS (DELETE FROM ${t('events')} WHERE instance_id = $1),
-      journal AS (
-        INSERT INTO ${t('journal')} (instance_id, seq, event_type, event, from_value, to_value, at)
-        SELECT id, version + 1, 'docket.stop', $3::jsonb, snapshot->'value', snapshot->'value', $2 FROM ${t('instances')} WHERE id = $1
-      )
-      UPDATE ${t('instances')} SET status = 'stopped', wake_at = NULL, invocations = '{}', version = version + 1, updated_at = $2
-      WHERE id = $1`;
   }
 
   async list(db: Queryable, filter: { machine: string | null; status: string | null; after: { createdAt: Date; id: string } | null; limit: number }): Promise<InstanceRow[]> {
@@ -86,13 +71,6 @@ export class ControlQueries {
   /** Cancels the instance's live invocations; returns the effect keys whose attempts must stop. */
   async cancelInvocations(tx: Transaction, id: string, reason: string, now: Date): Promise<string[]> {
     const { rows } = await tx.query<{ idempotency_key: string }>(this.#cancelInvokes, [id, now, reason]);
-    return rows.map((row) => row.idempotency_key);
-  }
-
-  /** Stops the instance: its inbox and timers go, its effects are cancelled. Returns the effect keys to stop. */
-  async stop(tx: Transaction, id: string, reason: string | null, now: Date): Promise<string[]> {
-    const { rows } = await tx.query<{ idempotency_key: string }>(this.#cancelAll, [id, now]);
-    await tx.query(this.#stop, [id, now, JSON.stringify({ type: 'docket.stop', ...(reason ? { reason } : {}) })]);
     return rows.map((row) => row.idempotency_key);
   }
 

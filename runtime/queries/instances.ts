@@ -2,7 +2,8 @@ import type { AnyEventObject, StateValue } from 'xstate';
 import type { Queryable } from '../db/database.js';
 import type { ErrorInfo } from '../errors.js';
 import type { SchemaName } from '../schema.js';
-import type { StepOutcome } from '../transition.js';
+import { CHILD_MARKER } from '../plan.js';
+import type { Parent, StepOutcome } from '../transition.js';
 import type { HistoryEntry, InstanceState, InstanceStatus, PersistedSnapshot } from '../types.js';
 
 /** Creating and reading instances, and committing events to their inboxes. */
@@ -13,22 +14,24 @@ export class InstanceQueries {
   readonly #history: string;
   readonly #send: string;
   readonly #exists: string;
+  readonly #child: string;
 
   constructor(schema: SchemaName) {
     const t = (name: string) => schema.table(name);
     this.#insert = `
       INSERT INTO ${t('instances')} (id, machine, machine_version, snapshot, status, error, version, invocations,
-        idempotency_key, wake_at, created_at, updated_at)
+        idempotency_key, wake_at, parent_id, parent_child_id, created_at, updated_at)
       SELECT n.id, n.machine, n.machine_version, n.snapshot, n.status, n.error, 0, n.invocations,
-        n.idempotency_key, n.wake_at, $2, $2
+        n.idempotency_key, n.wake_at, n.parent_id, n.parent_child_id, $2, $2
       FROM jsonb_to_recordset($1::jsonb) AS n(id uuid, machine text, machine_version int, snapshot jsonb, status text,
-        error jsonb, invocations jsonb, idempotency_key text, wake_at timestamptz)
+        error jsonb, invocations jsonb, idempotency_key text, wake_at timestamptz, parent_id uuid, parent_child_id text)
       ON CONFLICT DO NOTHING RETURNING id`;
     this.#findExisting = `
       SELECT id FROM ${t('instances')} WHERE id = $1 OR idempotency_key = $2 ORDER BY (id = $1) DESC LIMIT 1`;
     this.#get = `
-      SELECT id, machine, machine_version, snapshot, status, error, version, created_at, updated_at
+      SELECT id, machine, machine_version, snapshot, status, error, version, parent_id, parent_child_id, created_at, updated_at
       FROM ${t('instances')} WHERE id = $1`;
+    this.#child = `SELECT invocations->>$2 AS marker FROM ${t('instances')} WHERE id = $1`;
     this.#history = `
       SELECT seq, event, from_value, to_value, at FROM ${t('journal')} WHERE instance_id = $1 ORDER BY seq`;
     // One statement: the event lands and the instance's wake_at moves up, or nothing happens. The
@@ -57,7 +60,7 @@ export class InstanceQueries {
 
   /** Inserts new instances; returns the ids inserted (an existing id or idempotency key is skipped). */
   async insert(tx: Queryable, rows: NewInstance[], now: Date): Promise<Set<string>> {
-    const values = rows.map(({ id, machine, idempotencyKey, outcome }) => ({
+    const values = rows.map(({ id, machine, idempotencyKey, outcome, parent }) => ({
       id,
       machine,
       machine_version: outcome.machineVersion,
@@ -67,6 +70,8 @@ export class InstanceQueries {
       invocations: outcome.invocations,
       idempotency_key: idempotencyKey,
       wake_at: outcome.wakeAt,
+      parent_id: parent?.id ?? null,
+      parent_child_id: parent?.childId ?? null,
     }));
     const { rows: inserted } = await tx.query<{ id: string }>(this.#insert, [JSON.stringify(values), now]);
     return new Set(inserted.map((row) => row.id));
@@ -101,6 +106,13 @@ export class InstanceQueries {
     return row.targets === 1 ? 'duplicate' : 'not_active';
   }
 
+  /** The instance id of the live child machine `childId` of `parentId`, or null. */
+  async childInstance(db: Queryable, parentId: string, childId: string): Promise<string | null> {
+    const { rows } = await db.query<{ marker: string | null }>(this.#child, [parentId, childId]);
+    const marker = rows[0]?.marker;
+    return marker?.startsWith(CHILD_MARKER) ? marker.slice(CHILD_MARKER.length) : null;
+  }
+
   async exists(db: Queryable, id: string): Promise<boolean> {
     const { rows } = await db.query(this.#exists, [id]);
     return rows.length === 1;
@@ -112,6 +124,8 @@ export interface NewInstance {
   machine: string;
   idempotencyKey: string | null;
   outcome: StepOutcome;
+  /** For a child machine: its parent, and the invocation id the parent knows it by. */
+  parent?: Parent | null;
 }
 
 /** An instance row as the API shows it. */
@@ -125,6 +139,7 @@ export function toInstanceState<TContext>(row: InstanceRow): InstanceState<TCont
     context: row.snapshot.context as TContext,
     version: row.version,
     error: row.error,
+    parent: row.parent_id ? { id: row.parent_id, childId: row.parent_child_id ?? '' } : null,
     createdAt: new Date(row.created_at),
     updatedAt: new Date(row.updated_at),
   };
@@ -138,6 +153,8 @@ export interface InstanceRow {
   status: InstanceStatus;
   error: ErrorInfo | null;
   version: number;
+  parent_id?: string | null;
+  parent_child_id?: string | null;
   created_at: Date | string;
   updated_at: Date | string;
 }

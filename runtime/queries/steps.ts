@@ -38,7 +38,7 @@ export class StepQueries {
     const t = (name: string) => schema.table(name);
     // Instances and their inboxes, ordered as they will be applied, in one round trip.
     const read = `
-      SELECT i.id, i.machine, i.machine_version, i.snapshot, i.status, i.version, i.invocations, i.step_failures,
+      SELECT i.id, i.machine, i.machine_version, i.snapshot, i.status, i.version, i.invocations, i.step_failures, i.parent_id, i.parent_child_id,
         (SELECT coalesce(json_agg(e), '[]'::json) FROM (
            SELECT ev.id::text AS id, ev.event, ev.timer_id, ev.source_effect, ev.available_at, ev.created_at,
              (SELECT attempts FROM ${t('effects')} f WHERE f.idempotency_key = ev.source_effect) AS attempts
@@ -221,6 +221,8 @@ interface ClaimRow {
   version: number;
   invocations: Record<string, string>;
   step_failures: number;
+  parent_id: string | null;
+  parent_child_id: string | null;
   inbox: {
     id: string;
     event: InboxEvent['event'];
@@ -248,6 +250,7 @@ function toClaimed(row: ClaimRow): Claimed {
       version: row.version,
       invocations: row.invocations,
       stepFailures: row.step_failures,
+      parent: row.parent_id ? { id: row.parent_id, childId: row.parent_child_id ?? '' } : null,
     },
     inbox: row.inbox.map((e) => ({
       id: e.id,

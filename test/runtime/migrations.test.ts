@@ -23,7 +23,7 @@ test('runtimes starting at once on a fresh schema migrate it once', async (t) =>
     for (const rt of runtimes) await rt.close();
   });
   const rows = await db.query<{ id: number }>(`SELECT id FROM "${db.schema}".migrations ORDER BY id`);
-  t.deepEqual(rows.map((r) => r.id), [1]);
+  t.deepEqual(rows.map((r) => r.id), [1, 2], 'each migration recorded once');
   const id = await runtimes[2]!.start('recorder');
   t.truthy(await runtimes[0]!.get(id));
 });

@@ -23,13 +23,15 @@ const machine = setup({ actors: {} }).createMachine({
   },
 });
 
+const family = { machineName: 'm', invocations: {}, parentId: null, parentRef: null };
+
 test('after becomes a timer row at now + delay; leaving the state deletes it', (t) => {
   const [s0, a0] = initialTransition(machine);
-  const plan = new ActionPlan(machine, 'i', logger);
+  const plan = new ActionPlan(machine, 'i', logger, family);
   plan.add(a0 as ResolvedAction[], 0, 1_000, s0.context, { type: 'xstate.init' });
   t.deepEqual([...plan.timers.values()].map((r) => [r.timer_id, r.available_at]), [['xstate.after.1000.m.a', new Date(2_000).toISOString()]]);
   const [, a1] = transition(machine, s0, { type: 'GO' });
-  const exit = new ActionPlan(machine, 'i', logger);
+  const exit = new ActionPlan(machine, 'i', logger, family);
   exit.add(a1 as ResolvedAction[], 1, 5_000, {}, { type: 'GO' });
   t.deepEqual([...exit.timerDeletes], ['xstate.after.1000.m.a']);
   t.is(exit.timers.size, 0);
@@ -38,7 +40,7 @@ test('after becomes a timer row at now + delay; leaving the state deletes it', (
 test('re-entering a state replaces its timer: the old row deleted, one new row', (t) => {
   const [s0] = initialTransition(machine);
   const [, actions] = transition(machine, s0, { type: 'SELF' });
-  const plan = new ActionPlan(machine, 'i', logger);
+  const plan = new ActionPlan(machine, 'i', logger, family);
   plan.add(actions as ResolvedAction[], 1, 10_000, {}, { type: 'SELF' });
   t.deepEqual([...plan.timerDeletes], ['xstate.after.1000.m.a']);
   t.deepEqual([...plan.timers.values()].map((r) => r.available_at), [new Date(11_000).toISOString()]);
@@ -47,7 +49,7 @@ test('re-entering a state replaces its timer: the old row deleted, one new row',
 test('sendTo self becomes an inbox row now; a delayed raise a timer with its id', (t) => {
   const [s0] = initialTransition(machine);
   const [, actions] = transition(machine, s0, { type: 'PING' });
-  const plan = new ActionPlan(machine, 'i', logger);
+  const plan = new ActionPlan(machine, 'i', logger, family);
   plan.add(actions as ResolvedAction[], 1, 0, {}, { type: 'PING' });
   t.deepEqual(plan.selfEvents.map((e) => e.event), [{ type: 'PONG' }]);
   t.deepEqual(plan.timers.get('later')?.event, { type: 'LATER' });
@@ -63,7 +65,7 @@ test('a due timer cancelled or re-armed earlier in the same batch does not fire'
   const at = new Date(2_000);
   const outcome = computeStep(
     reg,
-    { id: 'i', machine: 'm', machineVersion: 1, snapshot, status: 'active', version: 0, invocations: {}, stepFailures: 0 },
+    { id: 'i', machine: 'm', machineVersion: 1, snapshot, status: 'active', version: 0, invocations: {}, stepFailures: 0, parent: null },
     [
       { id: '1', event: { type: 'SELF' }, timerId: null, sourceEffect: null, availableAt: new Date(900), createdAt: new Date(900) },
       { id: '2', event: { type: 'xstate.after.1000.m.a' }, timerId: 'xstate.after.1000.m.a', sourceEffect: null, availableAt: new Date(1_000), createdAt: new Date(0) },
