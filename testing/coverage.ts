@@ -1,5 +1,5 @@
 import { activeStates, type MachineShape } from './machine.js';
-import type { Moment } from './pure.js';
+import type { StateValue } from 'xstate';
 import type { CoverageItem, ModelReport } from './types.js';
 
 /** Counts the states reached and the transitions taken by steps the runtime was seen to apply. */
@@ -12,10 +12,11 @@ export class CoverageTracker {
     this.#transitions = shape.transitions.map(() => 0);
   }
 
-  mark(moments: { moment: Moment; taken: number[] }[]): void {
-    for (const { moment, taken } of moments) {
+  /** Counts each step once per transition it took and once per state it was in or passed through. */
+  mark(steps: { taken: number[]; passed: StateValue[] }[]): void {
+    for (const { taken, passed } of steps) {
       for (const t of taken) this.#transitions[t]! += 1;
-      for (const s of activeStates(this.shape.machine, moment.snapshot.value)) this.#states.set(s, (this.#states.get(s) ?? 0) + 1);
+      for (const s of new Set(passed.flatMap((value) => activeStates(this.shape.machine, value)))) this.#states.set(s, (this.#states.get(s) ?? 0) + 1);
     }
   }
 
@@ -36,7 +37,7 @@ export function formatCoverage(report: Omit<ModelReport, 'text'>): string {
   return [
     `${report.machine}: ${covered(report.states)}/${report.states.length} states, ${covered(report.transitions)}/${report.transitions.length} transitions ` +
       `covered by ${report.paths.length} paths (${steps} steps) on the runtime in ${(report.durationMs / 1000).toFixed(1)} s`,
-    'states (instances in it):',
+    'states (steps in or through it):',
     ...report.states.map(line),
     'transitions (times taken):',
     ...report.transitions.map(line),

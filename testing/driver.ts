@@ -1,7 +1,6 @@
 import type { StateValue } from 'xstate';
 import { WaitTimeoutError, type EffectContext, type HistoryEntry, type InstanceState, type ManualClock, type Runtime } from '../index.js';
 import type { PlannedPath, PlannedStep } from './paths.js';
-import type { Moment } from './pure.js';
 
 /** How one invocation ends, as the service handler acts it out. */
 export type Outcome = { kind: 'done'; output: unknown } | { kind: 'error'; error: Error };
@@ -72,7 +71,7 @@ export interface DriveContext {
   outcome(src: string, kind: 'done' | 'error', example: number): Outcome;
   checkContext?: (actual: any, expected: any) => boolean | void;
   /** Called for the start and each group of steps once the runtime matched them. */
-  verified(moments: { moment: Moment; taken: number[] }[]): void;
+  verified(steps: { taken: number[]; passed: StateValue[] }[]): void;
 }
 
 /** Where a path stands when it fails, for the error message. */

@@ -1,5 +1,5 @@
 import { getAdjacencyMap, getShortestPaths } from 'xstate/graph';
-import type { AnyActorLogic, AnyEventObject, AnyMachineSnapshot } from 'xstate';
+import type { AnyActorLogic, AnyEventObject, AnyMachineSnapshot, StateValue } from 'xstate';
 import { activeStates, type MachineShape } from './machine.js';
 import { choicesAt, move, nextTimer, startMoment, type Catalog, type Choice, type Moment, type Moved } from './pure.js';
 
@@ -10,12 +10,14 @@ export interface PlannedStep {
   moment: Moment;
   /** Indexes of the transitions it took (into MachineShape.transitions). */
   taken: number[];
+  /** State values it passed through, its end included. */
+  passed: StateValue[];
   /** True when the runtime takes it on its own: a timer already due when the step before ended. */
   automatic: boolean;
 }
 
 export interface PlannedPath {
-  start: { moment: Moment; taken: number[] };
+  start: { moment: Moment; taken: number[]; passed: StateValue[] };
   steps: PlannedStep[];
   /** `done validateUpload → CANCEL`; automatic steps in parentheses. */
   description: string;
@@ -118,7 +120,7 @@ function replayPath(shape: MachineShape, catalog: Catalog, first: Moved, events:
   const take = (choice: Choice) => {
     const moved = guardedMove(shape, moment, choice);
     const automatic = choice.kind === 'timer' && choice.timer!.dueAt <= moment.now;
-    steps.push({ choice, moment: moved.moment, taken: moved.taken.map((t) => shape.indexOf.get(t)!), automatic });
+    steps.push({ choice, moment: moved.moment, taken: moved.taken.map((t) => shape.indexOf.get(t)!), passed: moved.passed, automatic });
     moment = moved.moment;
   };
   for (const event of events) {
@@ -133,11 +135,11 @@ function replayPath(shape: MachineShape, catalog: Catalog, first: Moved, events:
     if (!timer || timer.dueAt > moment.now || moment.snapshot.status !== 'active') break;
     take(choicesAt(shape, moment, catalog)[0]!);
   }
-  const start = { moment: first.moment, taken: first.taken.map((t) => shape.indexOf.get(t)!) };
+  const start = { moment: first.moment, taken: first.taken.map((t) => shape.indexOf.get(t)!), passed: first.passed };
   const covers = new Set<string>();
-  for (const { moment: m, taken } of [start, ...steps]) {
+  for (const { taken, passed } of [start, ...steps]) {
     for (const t of taken) covers.add(`t${t}`);
-    for (const s of activeStates(shape.machine, m.snapshot.value)) covers.add(`s${s}`);
+    for (const s of new Set(passed.flatMap((value) => activeStates(shape.machine, value)))) covers.add(`s${s}`);
   }
   const description = steps.map((s) => (s.automatic ? `(${s.choice.label})` : s.choice.label)).join(' → ') || '(start only)';
   return { start, steps, description, covers };

@@ -1,4 +1,4 @@
-import { createEmptyActor, type AnyEventObject, type AnyMachineSnapshot, type AnyTransitionDefinition } from 'xstate';
+import { createEmptyActor, type AnyEventObject, type AnyMachineSnapshot, type AnyTransitionDefinition, type StateValue } from 'xstate';
 import { activeStates, eventLabel, type MachineShape } from './machine.js';
 
 /**
@@ -28,6 +28,8 @@ export interface Timer {
 export interface Moved {
   moment: Moment;
   taken: AnyTransitionDefinition[];
+  /** The state value after each microstep: states passed through (left by an eventless transition) count as reached. */
+  passed: StateValue[];
 }
 
 /** A next step the model may take from a moment. */
@@ -65,10 +67,13 @@ function recorder() {
   const empty = createEmptyActor();
   const actions: ExecutedAction[] = [];
   const taken: AnyTransitionDefinition[] = [];
+  const passed: StateValue[] = [];
   const system = {
     ...empty.system,
-    _sendInspectionEvent(event: { type: string; _transitions?: AnyTransitionDefinition[] }) {
-      if (event.type === '@xstate.microstep' && event._transitions) taken.push(...event._transitions);
+    _sendInspectionEvent(event: { type: string; _transitions?: AnyTransitionDefinition[]; snapshot?: { value?: StateValue } }) {
+      if (event.type !== '@xstate.microstep') return;
+      if (event._transitions) taken.push(...event._transitions);
+      if (event.snapshot?.value !== undefined) passed.push(event.snapshot.value);
     },
   };
   const scope = {
@@ -82,18 +87,18 @@ function recorder() {
     emit: () => {},
     actionExecutor: (action: ExecutedAction) => void actions.push(action),
   };
-  return { scope, actions, taken, self: empty };
+  return { scope, actions, taken, passed, self: empty };
 }
 
 export function startMoment(shape: MachineShape, input: unknown): Moved {
-  const { scope, actions, taken, self } = recorder();
+  const { scope, actions, taken, passed, self } = recorder();
   const snapshot = shape.machine.getInitialSnapshot(scope as never, input) as AnyMachineSnapshot;
-  return { moment: schedule({ snapshot, now: 0, timers: [] }, actions, self), taken };
+  return { moment: schedule({ snapshot, now: 0, timers: [] }, actions, self), taken, passed: [...passed, snapshot.value] };
 }
 
 /** Applies `choice` to `moment`: a timer first moves time to its due time. */
 export function move(shape: MachineShape, moment: Moment, choice: Choice): Moved {
-  const { scope, actions, taken, self } = recorder();
+  const { scope, actions, taken, passed, self } = recorder();
   const timer = choice.timer;
   const now = timer ? Math.max(moment.now, timer.dueAt) : moment.now;
   const timers = timer ? moment.timers.filter((t) => t !== timer) : moment.timers;
@@ -102,7 +107,7 @@ export function move(shape: MachineShape, moment: Moment, choice: Choice): Moved
     // No inspection (an XState that stopped sending it): the event's own transitions at least.
     taken.push(...(shape.machine.getTransitionData(moment.snapshot, choice.event) as AnyTransitionDefinition[]));
   }
-  return { moment: schedule({ snapshot, now, timers }, actions, self), taken };
+  return { moment: schedule({ snapshot, now, timers }, actions, self), taken, passed: [...passed, snapshot.value] };
 }
 
 /** Adds the timers a step's actions schedule and drops the ones they cancel; none outlive a finished instance. */
