@@ -42,7 +42,7 @@ export interface PlanOptions {
  * Paths that are a prefix of another are dropped.
  */
 export function planPaths(shape: MachineShape, catalog: Catalog, options: PlanOptions): PlannedPath[] {
-  const first = startMoment(shape, options.input);
+  const first = start(shape, options.input);
   const { shortest, edges } = explore(shape, catalog, options, first.moment);
   const replay = (events: AnyEventObject[]) => replayPath(shape, catalog, first, events);
   const base = shortest.map(replay);
@@ -103,6 +103,18 @@ function explore(shape: MachineShape, catalog: Catalog, options: PlanOptions, fi
     }
     throw error;
   }
+}
+
+function start(shape: MachineShape, input: unknown): Moved {
+  let error: unknown;
+  try {
+    const first = startMoment(shape, input);
+    if (first.moment.snapshot.status !== 'error') return first;
+    error = first.moment.snapshot.error; // XState keeps what the context factory threw in the snapshot
+  } catch (thrown) {
+    error = thrown;
+  }
+  throw new Error(`the machine threw while starting with input ${JSON.stringify(input)}: ${(error as Error)?.message ?? String(error)} (give options.input)`, { cause: error });
 }
 
 function guardedMove(shape: MachineShape, moment: Moment, choice: Choice): Moved {

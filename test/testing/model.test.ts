@@ -197,4 +197,5 @@ test('bad service options are refused before anything runs', (t) => {
   t.throws(() => modelPaths(order, { services: { chrage: {} } as never }), { instanceOf: ConfigError, message: /services\.chrage: the machine invokes no service "chrage" \(it invokes: charge\)/ });
   t.throws(() => modelPaths(order, { services: { charge: { error: [new TransientError('503')] } } }), { instanceOf: ConfigError, message: /transient/ });
   t.throws(() => modelPaths(order, { input: { item: 'x' } }), { message: /the machine threw on done charge in "charging".*services\.charge/ });
+  t.throws(() => modelPaths(order), { message: /the machine threw while starting with input undefined: .*options\.input/ });
 });
