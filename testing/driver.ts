@@ -1,5 +1,5 @@
 import type { StateValue } from 'xstate';
-import { WaitTimeoutError, type EffectContext, type HistoryEntry, type InstanceState, type ManualClock, type Runtime } from '../index.js';
+import { InstanceStateError, WaitTimeoutError, type EffectContext, type HistoryEntry, type InstanceState, type ManualClock, type Runtime } from '../index.js';
 import type { PlannedPath, PlannedStep } from './paths.js';
 
 /** How one invocation ends, as the service handler acts it out. */
@@ -125,7 +125,12 @@ export async function drivePath(ctx: DriveContext, position: PathPosition): Prom
   } finally {
     board.forget(id);
     const state = await rt.get(id);
-    if (state?.status === 'active') await rt.stop(id, 'model path ended');
+    // Stopping cancels what still runs (a blocked service, a pending timer); an instance that ended meanwhile is fine.
+    if (state?.status === 'active') {
+      await rt.stop(id, 'model path ended').catch((error) => {
+        if (!(error instanceof InstanceStateError)) throw error;
+      });
+    }
   }
 }
 
