@@ -91,7 +91,7 @@ async function ingestAll(t: ExecutionContext, files: { path: string; outcome: Ou
     const file = path.split('/').at(-1)!;
     if (outcome === 'encrypted') t.regex(last(file), /failed .*PDF_ENCRYPTED/, file);
     else if (outcome === 'no-text') t.regex(last(file), /complete .*\(0 chunks; NO_TEXT/, file);
-    else t.regex(last(file), /\[#{24}\] complete .*\([1-9]\d* chunks/, file);
+    else t.regex(last(file), /\[#{24}\] complete .*\([1-9]\d* chunks?/, file);
   }
 }
 
