@@ -25,8 +25,9 @@ function run(label, command, args, env = {}) {
 }
 
 function count(out) {
+  // ava prints "N tests passed" only when nothing failed: count the passes line by line instead.
+  totals.passed += (out.match(/^\s+✔ /gm) ?? []).length;
   for (const [key, pattern] of [
-    ['passed', /(\d+) tests? passed/],
     ['failed', /(\d+) tests? failed/],
     ['failed', /(\d+) uncaught exceptions?/],
     ['failed', /(\d+) tests? remained pending/],
