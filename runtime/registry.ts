@@ -1,4 +1,4 @@
-import type { AnyEventObject, AnyStateMachine } from 'xstate';
+import { fromPromise, type AnyEventObject, type AnyStateMachine } from 'xstate';
 import { ConfigError } from './errors.js';
 import type { MachineEntry, MachineRegistration, RuntimeOptions, ServiceHandler, ServiceRegistration } from './types.js';
 
@@ -22,6 +22,14 @@ const MAX_CHILD_DEPTH = 8;
 export function isMachineLogic(logic: unknown): logic is AnyStateMachine {
   const candidate = logic as { config?: unknown; root?: unknown; transition?: unknown } | null;
   return typeof candidate === 'object' && candidate !== null && typeof candidate.config === 'object' && candidate.root !== undefined && typeof candidate.transition === 'function';
+}
+
+/** The `src` names a machine's states invoke (inline logic aside), at any depth. */
+function invokedSources(node: { invoke?: { src: unknown }[]; states?: Record<string, unknown> }): Set<string> {
+  const found = new Set<string>();
+  for (const definition of node.invoke ?? []) if (typeof definition.src === 'string') found.add(definition.src);
+  for (const child of Object.values(node.states ?? {})) for (const src of invokedSources(child as typeof node)) found.add(src);
+  return found;
 }
 
 /** The registered name of the machine that `parent` invokes as `src`. */
@@ -55,11 +63,33 @@ export class Registry {
       });
     }
     if (this.#machines.size === 0) throw new ConfigError('createRuntime needs at least one machine');
-    for (const reg of [...this.#machines.values()]) this.#registerChildren(reg, 1);
     for (const [name, entry] of Object.entries(services)) {
       const registration = typeof entry === 'function' ? { handler: entry } : entry;
       this.#services.set(name, { handler: registration.handler, retry: registration.retry, timeoutMs: registration.timeoutMs });
     }
+    for (const reg of [...this.#machines.values()]) {
+      reg.machine = this.#withServices(reg.name, reg.machine);
+      this.#registerChildren(reg, 1);
+    }
+  }
+
+  /**
+   * A machine may invoke a `src` that only the runtime's `services` provide. XState still needs an
+   * actor by that name to hold the child in its snapshot, so it gets a stand-in (the effect runner
+   * runs the service, never the stand-in); a `src` found nowhere is refused now, not at the first step.
+   */
+  #withServices(name: string, machine: AnyStateMachine): AnyStateMachine {
+    const actors = machine.implementations.actors as Record<string, unknown>;
+    const missing = [...invokedSources(machine.root)].filter((src) => !(src in actors));
+    const unknown = missing.filter((src) => !this.#services.has(src));
+    if (unknown.length > 0) {
+      throw new ConfigError(`machine "${name}" invokes ${unknown.map((src) => `"${src}"`).join(', ')}, found neither in its setup({ actors }) nor in the runtime's services`);
+    }
+    if (missing.length === 0) return machine;
+    const standIn = fromPromise(async () => {
+      throw new Error('stand-in for a service the runtime provides; never run');
+    });
+    return machine.provide({ actors: Object.fromEntries(missing.map((src) => [src, standIn])) }) as AnyStateMachine;
   }
 
   /**

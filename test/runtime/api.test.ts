@@ -1,5 +1,6 @@
 import test from 'ava';
 import { randomUUID } from 'node:crypto';
+import { createMachine } from 'xstate';
 import { ConfigError, InstanceNotFoundError } from '../../runtime/errors.js';
 import { failOnLeakedRuntimes } from '../helpers/leaks.js';
 import { invoker, recorder } from '../helpers/machines.js';
@@ -138,4 +139,18 @@ test('start and send inside the caller transaction commit with it, or not at all
   await rt.send(open, { type: 'STOP' });
   t.deepEqual((await rt.waitFor<{ log: string[] }>(open, (s) => s.status === 'done')).context.log, ['kept']);
   t.is((await h.db.one<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`)).n, 2);
+});
+
+test('a machine may invoke a src only the services provide; a src found nowhere is refused at start', async (t) => {
+  const bare = createMachine({
+    id: 'bare',
+    initial: 'working',
+    states: { working: { invoke: { src: 'onlyInServices', onDone: 'done' } }, done: { type: 'final' } },
+  });
+  const h = await harness(t);
+  // Pinned: the first step failed at persist ("reading 'getPersistedSnapshot'") until the instance was parked.
+  const rt = await h.runtime({ machines: { bare }, services: { onlyInServices: async () => 'served' } });
+  const id = await rt.start('bare');
+  t.is((await rt.waitFor(id, (s) => s.status !== 'active')).value, 'done');
+  await t.throwsAsync(h.runtime({ machines: { bare } }), { instanceOf: ConfigError, message: /invokes "onlyInServices", found neither in its setup\(\{ actors \}\) nor in the runtime's services/ });
 });
