@@ -1,7 +1,8 @@
 import test from 'ava';
-import type { AddressInfo } from 'node:net';
+import { createServer, type AddressInfo } from 'node:net';
 import { createWebSocketInspector, type StatelyInspectionEvent } from '@statelyai/inspect';
-import { WebSocketServer } from 'ws';
+import { createInspectorServer } from '@statelyai/inspect/server';
+import { WebSocket, WebSocketServer } from 'ws';
 import { uploadMachine, UPLOAD_STAGES, type UploadInput } from '../../machines/upload.js';
 import { failOnLeakedRuntimes } from '../helpers/leaks.js';
 import { eventually, harness } from '../helpers/runtime.js';
@@ -83,4 +84,34 @@ test('the inspecting runtime reports over the WebSocket what a second runtime st
   const values = received.flatMap((e) => (e.type === '@xstate.snapshot' && e.sessionId === id ? [(e.snapshot as { value?: unknown }).value] : []));
   t.deepEqual(values, (await watcher.history(id)).map((entry) => entry.to));
   t.is(values.at(-1), 'complete');
+});
+
+async function freePort(): Promise<number> {
+  const probe = createServer().listen(0, '127.0.0.1');
+  await new Promise<void>((resolve) => probe.once('listening', () => resolve()));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return port;
+}
+
+test("through @statelyai/inspect's own server, a client in the browser's place receives the steps", async (t) => {
+  const h = await harness(t);
+  const port = await freePort();
+  // The relay `createInspectorServer()` runs for the Stately inspector page; no browser opened here.
+  const relay = createInspectorServer({ port, autoOpen: false });
+  t.teardown(async () => relay.stop());
+  const page = new WebSocket(`ws://127.0.0.1:${port}`);
+  const received: StatelyInspectionEvent[] = [];
+  page.on('message', (data) => received.push(JSON.parse(String(data)) as StatelyInspectionEvent));
+  await new Promise<void>((resolve, reject) => page.once('open', () => resolve()).once('error', reject));
+  t.teardown(async () => page.close());
+  const inspector = createWebSocketInspector({ url: `ws://127.0.0.1:${port}` });
+  t.teardown(async () => inspector.stop());
+
+  const rt = await h.runtime({ machines: { upload: uploadMachine }, services, inspect: inspector });
+  const id = await rt.start('upload', input);
+  await eventually(() => received.some((e) => e.type === '@xstate.snapshot' && e.sessionId === id && e.snapshot.status === 'done'), 15_000, 'the done snapshot');
+  t.like(received[0], { type: '@xstate.actor', sessionId: id, name: 'upload' });
+  const values = received.flatMap((e) => (e.type === '@xstate.snapshot' && e.sessionId === id ? [(e.snapshot as { value?: unknown }).value] : []));
+  t.deepEqual(values, (await rt.history(id)).map((entry) => entry.to));
 });
