@@ -170,6 +170,19 @@ test('a step that rolls back is never reported; parking the instance in error is
   t.like(events.at(-1)!.snapshot, { status: 'error', value: 'open', error: { code: 'STEP_FAILED' } });
 });
 
+test('stopping an instance is reported as the entry docket.stop, with status stopped', async (t) => {
+  const h = await harness(t);
+  const { events, inspect } = recording();
+  const rt = await h.runtime({ machines: { recorder }, inspect });
+  const id = await rt.start('recorder');
+  await rt.send(id, { type: 'NOTE', value: 'a' });
+  await rt.waitFor(id, (s) => s.version === 1);
+  await rt.stop(id, 'enough');
+  await reportedUntil(events, id, 'stopped');
+  t.deepEqual(received(events, id), expected(id, await rt.history(id)));
+  t.like(events.at(-1), { type: '@xstate.snapshot', event: { type: 'docket.stop', reason: 'enough' }, snapshot: { status: 'stopped', value: 'open', context: { log: ['a'] } } });
+});
+
 test('inspectors as XState takes them: a function, an observer, an @statelyai/inspect-like object; one that throws harms nothing', async (t) => {
   const h = await harness(t);
   const byFunction: string[] = [];
