@@ -8,7 +8,8 @@ import { assign, fromPromise, setup } from 'xstate';
  *   (any stage) -> failed | canceled
  *
  * The "-ed" stages are checkpoints: each is left by a zero-delay timer, so it is a step of its own
- * in the journal and the stage projection.
+ * in the journal and the stage projection. Guards are named functions, so the diagrams and the
+ * Stately visualizer and inspector show what each branch means.
  */
 
 /** The stages, in order; `failed` and `canceled` end a job early. */
@@ -159,7 +160,9 @@ export const uploadMachine = setup({
         input: ({ context }) => ({ jobId: context.jobId, filename: context.filename, mediaType: context.mediaType ?? 'application/octet-stream' }),
         onDone: [
           {
-            guard: ({ event }) => event.output.result !== undefined,
+            guard: function parsedAtOnce({ event }) {
+              return event.output.result !== undefined;
+            },
             target: 'parsed',
             actions: assign({
               parse: ({ context, event }) => ({ ...context.parse, remoteJobId: event.output.remoteJobId, pages: event.output.result!.pages }),
@@ -189,7 +192,9 @@ export const uploadMachine = setup({
             input: ({ context }) => ({ jobId: context.jobId, remoteJobId: context.parse.remoteJobId ?? '' }),
             onDone: [
               {
-                guard: ({ event }) => event.output.status === 'done',
+                guard: function parseDone({ event }) {
+                  return event.output.status === 'done';
+                },
                 target: '#upload.parsed',
                 actions: assign(({ context, event }) => {
                   const result = (event.output as Extract<PollParseOutput, { status: 'done' }>).result;
@@ -218,7 +223,19 @@ export const uploadMachine = setup({
         onError: { target: '#upload.failed', actions: { type: 'recordError', params: ({ event }) => ({ stage: 'chunking', error: event.error }) } },
       },
     },
-    chunked: { after: { 0: [{ guard: ({ context }) => context.chunks === 0, target: 'embedded' }, { target: 'embedding' }] } },
+    chunked: {
+      after: {
+        0: [
+          {
+            guard: function noChunks({ context }) {
+              return context.chunks === 0;
+            },
+            target: 'embedded',
+          },
+          { target: 'embedding' },
+        ],
+      },
+    },
     embedding: {
       // One batch per invocation, each a durable effect with its own key; re-entered until none remain.
       invoke: {
@@ -226,7 +243,9 @@ export const uploadMachine = setup({
         input: ({ context }) => ({ jobId: context.jobId }),
         onDone: [
           {
-            guard: ({ event }) => event.output.remaining > 0,
+            guard: function moreToEmbed({ event }) {
+              return event.output.remaining > 0;
+            },
             target: 'embedding',
             reenter: true,
             actions: assign({ embedded: ({ event }) => event.output.embedded }),

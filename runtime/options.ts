@@ -5,6 +5,12 @@ import { ConfigError } from './errors.js';
 import type { RuntimeOptions } from './types.js';
 
 const positiveInt = z.number().int().positive();
+const fn = z.custom<(...args: never[]) => unknown>((value) => typeof value === 'function', { message: 'expected a function' });
+const isObject = (value: unknown, check: (value: Record<string, unknown>) => boolean) =>
+  typeof value === 'object' && value !== null && check(value as Record<string, unknown>);
+const isInspector = (value: unknown) => typeof value === 'function' || isObject(value, (v) => typeof v.next === 'function');
+const objectWith = (what: string, check: (value: Record<string, unknown>) => boolean) =>
+  z.custom<object>((value) => isObject(value, check), { message: `expected ${what}` });
 
 /** The numeric knobs of createRuntime, checked at the edge with every bad field named. */
 const tuning = z.object({
@@ -21,7 +27,7 @@ const tuning = z.object({
   shutdownGraceMs: z.number().int().nonnegative().default(5_000),
   workerId: z.string().min(1).max(200).optional(),
   retry: z
-    .object({
+    .strictObject({
       maxAttempts: positiveInt.optional(),
       baseDelayMs: z.number().nonnegative().optional(),
       maxDelayMs: z.number().nonnegative().optional(),
@@ -30,14 +36,41 @@ const tuning = z.object({
     .optional(),
 });
 
+/**
+ * Every option createRuntime knows, and nothing else: a misspelt or unsupported key (`inpsect`,
+ * `pollInterval`) is a ConfigError naming it rather than a setting silently ignored. The objects
+ * the runtime only passes on are checked for their shape; the registry checks machines and services.
+ */
+const options = tuning.extend({
+  database: z
+    .custom<object>((value) => (typeof value === 'string' && value.length > 0) || isObject(value, (db) => typeof db.query === 'function' && typeof db.transaction === 'function'), {
+      message: 'expected a postgres:// URL, pglite:<dir>, memory, or an open Database',
+    })
+    .optional(),
+  machines: z.record(z.string(), z.unknown()),
+  services: z.record(z.string(), z.unknown()).optional(),
+  onEmit: fn.optional(),
+  logger: objectWith('a pino logger', (logger) => typeof logger.child === 'function').optional(),
+  clock: objectWith('a clock with now()', (clock) => typeof clock.now === 'function').optional(),
+  inspect: z
+    .custom<object>((value) => typeof value === 'function' || isObject(value, (v) => typeof v.next === 'function' || isInspector(v.inspect)), {
+      message: 'expected a function, an observer (with next) or an inspector (with inspect)',
+    })
+    .optional(),
+}).strict();
+
 export type Tuning = z.infer<typeof tuning> & { workerId: string };
 
-export function parseTuning(options: RuntimeOptions): Tuning {
-  const { database: _d, machines: _m, services: _s, onEmit: _e, logger: _l, clock: _c, ...rest } = options;
-  const parsed = tuning.safeParse(rest);
+export function parseTuning(given: RuntimeOptions): Tuning {
+  const parsed = options.safeParse(given);
   if (!parsed.success) {
-    const fields = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(options)'}: ${issue.message}`);
+    const fields = parsed.error.issues.map((issue) =>
+      issue.code === 'unrecognized_keys'
+        ? `${issue.keys.length > 1 ? 'unknown options' : 'unknown option'} ${issue.keys.map((key) => `"${[...issue.path, key].join('.')}"`).join(', ')}`
+        : `${issue.path.join('.') || '(options)'}: ${issue.message}`,
+    );
     throw new ConfigError(`invalid runtime options: ${fields.join('; ')}`);
   }
-  return { ...parsed.data, workerId: parsed.data.workerId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}` };
+  const { database: _d, machines: _m, services: _s, onEmit: _e, logger: _l, clock: _c, inspect: _i, ...knobs } = parsed.data;
+  return { ...knobs, workerId: knobs.workerId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}` };
 }

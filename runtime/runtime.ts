@@ -23,6 +23,8 @@ import { Controls } from './control.js';
 import { ControlQueries } from './queries/control.js';
 import { FamilyQueries } from './queries/family.js';
 import { Subscriptions } from './subscriptions.js';
+import { Inspection } from './inspect.js';
+import { InspectQueries } from './queries/inspect.js';
 import type { InstanceState, Runtime, RuntimeOptions, SendOptions, SendResult, StartOptions, WaitOptions } from './types.js';
 
 const eventSchema = z.looseObject({ type: z.string().min(1) });
@@ -115,8 +117,23 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     effects?.notify();
   };
   const subscriptions = new Subscriptions((id) => instances.get(db, id), logger);
+  // Inspection reads what every process sees (step notifications, the journal), so it reports the
+  // steps of other workers too, each after its commit. `runtime` is assigned before any step commits.
+  const inspection = options.inspect
+    ? new Inspection({ inspect: options.inspect, db, queries: new InspectQueries(schema), registry, logger, send: (id, event) => runtime.send(id, event) })
+    : undefined;
   const unlisten = [
-    await db.listen(schema.channel('steps'), (payload) => subscriptions.notified(payload), () => subscriptions.refreshAll()),
+    await db.listen(
+      schema.channel('steps'),
+      (payload) => {
+        subscriptions.notified(payload);
+        inspection?.notified(payload);
+      },
+      () => {
+        subscriptions.refreshAll();
+        inspection?.refreshAll();
+      },
+    ),
   ];
   if (effects) {
     unlisten.push(await db.listen(schema.channel('cancel'), (payload) => effects.abort(parseKeys(payload))));
@@ -249,6 +266,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       await Promise.all(workers.map((w) => w.stop()));
       await effects?.stop();
       for (const stop of unlisten) await stop().catch(() => {});
+      await inspection?.close();
       if (ownsDatabase) await db.close();
       openRuntimes.delete(handle);
       logger.info('runtime closed');

@@ -1,4 +1,4 @@
-import type { AnyEventObject, AnyStateMachine, StateValue } from 'xstate';
+import type { AnyEventObject, AnyStateMachine, InspectionEvent, Observer, StateValue } from 'xstate';
 import type { Logger } from 'pino';
 import type { Clock } from './clock.js';
 import type { Database, Queryable, Transaction } from './db/database.js';
@@ -165,7 +165,21 @@ export interface RuntimeOptions {
   maxStepFailures?: number;
   /** How long close() lets running effects finish before aborting them. Milliseconds, default 5000. */
   shutdownGraceMs?: number;
+  /**
+   * Receives XState's inspection events for every step of every instance in the schema, made by this
+   * process or any other: an `@statelyai/inspect` inspector (`createWebSocketInspector()`, …), an
+   * observer, or a function. Sent after the step commits, in journal order per instance: one
+   * `@xstate.actor` the first time an instance is seen, then an `@xstate.event` and an
+   * `@xstate.snapshot` per applied event. Default none. The runtime never stops the inspector.
+   */
+  inspect?: InspectOption;
 }
+
+/** What `inspect` takes: XState's own `inspect` shapes, or an inspector that carries one. */
+export type InspectOption =
+  | ((event: InspectionEvent) => void)
+  | Observer<InspectionEvent>
+  | { inspect: ((event: InspectionEvent) => void) | Observer<InspectionEvent> };
 
 export interface StartOptions {
   /** The instance id (a uuid). Starting an existing id returns it without creating anything. */
