@@ -19,7 +19,7 @@ export function createApp(pipeline: Pipeline, config: Config, logger: Logger): e
   const app = express();
   app.disable('x-powered-by');
   app.use(pinoHttp({ logger, customLogLevel: (_req, res, error) => (error || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info') }));
-  app.use(healthRoutes(pipeline));
+  app.use(healthRoutes(pipeline, logger));
   app.use(uploadRoutes(pipeline, { maxFileBytes: config.MAX_UPLOAD_BYTES, idleTimeoutMs: config.UPLOAD_IDLE_TIMEOUT_MS }));
   app.use(jobRoutes(pipeline));
   app.use(webhookRoutes(pipeline));

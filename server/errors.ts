@@ -1,5 +1,6 @@
 import type { ErrorRequestHandler, Response } from 'express';
 import type { Logger } from 'pino';
+import { isDatabaseUnavailable } from '../runtime/db/errors.js';
 
 /** An error with the HTTP status and stable code the client gets: `{ error: { code, message } }`. */
 export class HttpError extends Error {
@@ -15,6 +16,9 @@ export class HttpError extends Error {
   }
 }
 
+/** Seconds a client is asked to wait before trying again when the database is out of reach. */
+export const RETRY_AFTER_SECONDS = 5;
+
 /** body-parser's error types (`error.type`), as codes of our own; its messages may quote the input. */
 const BODY_ERRORS: Record<string, { code: string; message: string }> = {
   'entity.too.large': { code: 'BODY_TOO_LARGE', message: 'the body is larger than this route accepts' },
@@ -25,9 +29,12 @@ const BODY_ERRORS: Record<string, { code: string; message: string }> = {
   'request.size.invalid': { code: 'INVALID_BODY', message: 'the body is not as long as its Content-Length says' },
 };
 
-/** What the client is told about an error: a 4xx for its input, else 500. */
+/** What the client is told about an error: a 4xx for its input, 503 for a database out of reach, else 500. */
 function answerFor(error: unknown): HttpError {
   if (error instanceof HttpError) return error;
+  if (isDatabaseUnavailable(error)) {
+    return new HttpError(503, 'DATABASE_UNAVAILABLE', `the database does not answer; try again in ${RETRY_AFTER_SECONDS} s`, { 'Retry-After': String(RETRY_AFTER_SECONDS) });
+  }
   // Express (a path it cannot decode) and body-parser give their client errors a 4xx status.
   const { status, type } = (error ?? {}) as { status?: unknown; type?: unknown };
   if (typeof status === 'number' && status >= 400 && status < 500) {
@@ -44,13 +51,15 @@ function canAnswer(res: Response): boolean {
 }
 
 /**
- * Last middleware: every error becomes a JSON body. A 500 is a bug and is logged with its stack.
- * When the client has gone there is no one to answer, so nothing is written.
+ * Last middleware: every error becomes a JSON body. A 500 is a bug and is logged with its stack;
+ * a database out of reach is a 503 with Retry-After, never a 500. When the client has gone there is
+ * no one to answer, so nothing is written.
  */
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (error, req, res, _next) => {
     const answer = answerFor(error);
-    if (answer.status >= 500) logger.error({ err: error, method: req.method, url: req.originalUrl }, 'request failed');
+    const where = { method: req.method, url: req.originalUrl };
+    if (answer.status >= 500) logger[answer.status === 503 ? 'warn' : 'error']({ err: error, ...where }, answer.status === 503 ? 'database unavailable' : 'request failed');
     if (!canAnswer(res)) {
       // A response that had begun cannot be finished as an error: end the connection instead.
       if (res.headersSent && !res.writableEnded) res.destroy();

@@ -1,8 +1,12 @@
 // Regressions from the fuzzing of `docket serve`: list parameters and webhooks that reached the
-// database and came back as 500s.
+// database and came back as 500s; a database out of reach answered 500 instead of 503, and /health
+// showed its raw error.
+import { createServer, connect, type Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import test, { type ExecutionContext } from 'ava';
 import { failOnLeakedRuntimes } from '../helpers/leaks.js';
-import { upload } from '../helpers/server.js';
+import { backend, capturingLogger, freshDatabase } from '../helpers/db.js';
+import { getJson, upload } from '../helpers/server.js';
 import { assertErrorBody, send, startEdgeServer } from './raw-http.js';
 
 failOnLeakedRuntimes();
@@ -75,4 +79,85 @@ serial('a webhook body over 50 MiB answers 413 BODY_TOO_LARGE', async (t) => {
   const huge = JSON.stringify({ md: 'x'.repeat(50 * 1024 * 1024) });
   const response = await send(url, 'POST', '/webhooks/llamaparse', { 'Content-Type': 'application/json' }, huge);
   await expect(t, response, 413, 'BODY_TOO_LARGE', '50 MiB and a bit');
+});
+
+// Regression: a database out of reach was answered 500 INTERNAL.
+serial('a database out of reach answers 503 DATABASE_UNAVAILABLE with Retry-After, never 500', async (t) => {
+  const { url, pipeline } = await startEdgeServer(t, {}, { worker: false });
+  const refused = () => Promise.reject(Object.assign(new Error('connect ECONNREFUSED 10.11.12.13:5432'), { code: 'ECONNREFUSED' }));
+  pipeline.store.jobs = refused;
+  pipeline.store.job = refused;
+  pipeline.submit = refused;
+  for (const [what, response] of [
+    ['list', await send(url, 'GET', '/v1/jobs')],
+    ['one job', await send(url, 'GET', `/v1/jobs/${UUID}`)],
+    ['upload', await send(url, 'POST', '/v1/uploads', { 'Content-Type': 'multipart/form-data; boundary=b' }, '--b\r\nContent-Disposition: form-data; name="file"; filename="a.txt"\r\n\r\nhello\r\n--b--\r\n')],
+  ] as const) {
+    await expect(t, response, 503, 'DATABASE_UNAVAILABLE', what);
+    t.is(response.headers['retry-after'], '5', what);
+    t.false(response.body.includes('10.11.12.13'), `${what}: the address stays in the log`);
+  }
+  // Anything else is still a bug, and a 500 that says nothing of itself.
+  pipeline.store.jobs = () => Promise.reject(Object.assign(new Error('relation "x" does not exist at /work/x.ts:1:1'), { code: '42P01' }));
+  const bug = await send(url, 'GET', '/v1/jobs');
+  t.is(bug.status, 500);
+  assertErrorBody(t, bug, 'a bug');
+});
+
+// Regression: /health answered the raw database error, with its host and port.
+serial('/health says status, kind and latency; the raw error goes to the log', async (t) => {
+  const { logger, lines } = capturingLogger();
+  const { url, pipeline } = await startEdgeServer(t, {}, { logger, worker: false });
+  const ok = JSON.parse((await send(url, 'GET', '/health')).body);
+  t.deepEqual(Object.keys(ok.database).sort(), ['kind', 'latency_ms', 'status']);
+  pipeline.db.query = () => Promise.reject(Object.assign(new Error('connect ECONNREFUSED 10.11.12.13:6543'), { code: 'ECONNREFUSED' }));
+  const down = await send(url, 'GET', '/health');
+  t.is(down.status, 503);
+  t.is(down.headers['retry-after'], '5');
+  t.deepEqual(JSON.parse(down.body), { status: 'unavailable', database: { status: 'error', kind: pipeline.db.kind, latency_ms: JSON.parse(down.body).database.latency_ms } });
+  t.false(down.body.includes('10.11.12.13'));
+  t.true(JSON.stringify(lines).includes('10.11.12.13:6543'), 'the error is in the log');
+});
+
+/** A TCP proxy to PostgreSQL that the test can cut and restore: the database going away for real. */
+async function cuttableProxy(t: ExecutionContext, target: URL) {
+  const sockets = new Set<Socket>();
+  let server = createServer();
+  const open = (port = 0) =>
+    new Promise<number>((resolve) => {
+      server = createServer((client) => {
+        const upstream = connect(Number(target.port || 5432), target.hostname);
+        for (const socket of [client, upstream]) {
+          sockets.add(socket);
+          socket.on('error', () => (client.destroy(), upstream.destroy()));
+          socket.on('close', () => (sockets.delete(socket), client.destroy(), upstream.destroy()));
+        }
+        client.pipe(upstream).pipe(client);
+      }).listen(port, '127.0.0.1', () => resolve((server.address() as AddressInfo).port));
+    });
+  const port = await open();
+  const cut = () => new Promise<void>((resolve) => (server.close(() => resolve()), sockets.forEach((s) => s.destroy())));
+  t.teardown(cut);
+  return { port, cut, restore: () => open(port) };
+}
+
+(backend === 'postgres' ? serial : serial.skip)('PostgreSQL cut off: /health and the API answer 503 without the address, and recover', async (t) => {
+  const database = new URL(await freshDatabase(t));
+  const proxy = await cuttableProxy(t, database);
+  const proxied = new URL(database);
+  proxied.port = String(proxy.port);
+  const { url } = await startEdgeServer(t, { DATABASE_URL: proxied.toString() }, { worker: false });
+  t.is((await getJson(`${url}/health`)).status, 200);
+  await proxy.cut();
+  const health = await send(url, 'GET', '/health');
+  t.is(health.status, 503);
+  t.deepEqual(Object.keys(JSON.parse(health.body).database).sort(), ['kind', 'latency_ms', 'status']);
+  t.false(health.body.includes(String(proxy.port)), 'no port in the body');
+  const list = await send(url, 'GET', '/v1/jobs');
+  await expect(t, list, 503, 'DATABASE_UNAVAILABLE', 'list while cut off');
+  t.false(list.body.includes(String(proxy.port)));
+  await proxy.restore();
+  const back = await getJson(`${url}/health`);
+  t.is(back.status, 200, 'back when the database is');
+  t.is((await send(url, 'GET', '/v1/jobs')).status, 200);
 });
