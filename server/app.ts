@@ -4,8 +4,10 @@ import { pinoHttp } from 'pino-http';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { errorHandler, HttpError } from './errors.js';
+import { hostGuard, hostPolicy, originGuard } from './guards.js';
 import { answerClientErrors } from './http-server.js';
 import type { Pipeline } from './pipeline/index.js';
+import { logSerializers } from './redact.js';
 import { healthRoutes } from './routes/health.js';
 import { jobRoutes } from './routes/jobs.js';
 import { uploadRoutes } from './routes/uploads.js';
@@ -18,7 +20,19 @@ import { webhookRoutes } from './routes/webhooks.js';
 export function createApp(pipeline: Pipeline, config: Config, logger: Logger): express.Express {
   const app = express();
   app.disable('x-powered-by');
-  app.use(pinoHttp({ logger, customLogLevel: (_req, res, error) => (error || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info') }));
+  const policy = hostPolicy(config);
+  if (policy.any && !config.ALLOWED_HOSTS) {
+    logger.warn({ HOST: config.HOST }, 'HOST is not a loopback address and ALLOWED_HOSTS is unset: any Host header is accepted; set ALLOWED_HOSTS to the names clients use');
+  }
+  app.use(
+    pinoHttp({
+      logger,
+      serializers: logSerializers,
+      customLogLevel: (_req, res, error) => (error || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
+    }),
+  );
+  app.use(hostGuard(policy));
+  app.use(originGuard(policy));
   app.use(healthRoutes(pipeline, logger));
   app.use(uploadRoutes(pipeline, { maxFileBytes: config.MAX_UPLOAD_BYTES, idleTimeoutMs: config.UPLOAD_IDLE_TIMEOUT_MS }));
   app.use(jobRoutes(pipeline));

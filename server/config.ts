@@ -25,6 +25,16 @@ const schema = z.object({
   PUBLIC_URL: z.url().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   WORKER_CONCURRENCY: z.coerce.number().int().positive().default(2),
+  /**
+   * Hosts the API answers to (the Host header), comma-separated, each with or without a port; `*`
+   * for any. Unset: localhost, 127.0.0.1, [::1] and PUBLIC_URL's host when HOST is a loopback
+   * address; any host (with a warning at start) otherwise.
+   */
+  ALLOWED_HOSTS: z
+    .string()
+    .optional()
+    .transform((value) => value?.split(',').map((host) => host.trim()).filter(Boolean))
+    .pipe(z.array(z.string().regex(/^(\*|(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+)(:\d{1,5})?)$/, 'each host is name[:port], [ipv6][:port] or *')).optional()),
   /** How long an upload's body may send nothing before it is refused (408), in milliseconds. Default 30000. */
   UPLOAD_IDLE_TIMEOUT_MS: z.coerce.number().int().min(100).default(30_000),
 });

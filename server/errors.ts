@@ -1,6 +1,7 @@
 import type { ErrorRequestHandler, Response } from 'express';
 import type { Logger } from 'pino';
 import { isDatabaseUnavailable } from '../runtime/db/errors.js';
+import { redactUrl } from './redact.js';
 
 /** An error with the HTTP status and stable code the client gets: `{ error: { code, message } }`. */
 export class HttpError extends Error {
@@ -58,7 +59,7 @@ function canAnswer(res: Response): boolean {
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (error, req, res, _next) => {
     const answer = answerFor(error);
-    const where = { method: req.method, url: req.originalUrl };
+    const where = { method: req.method, url: redactUrl(req.originalUrl) };
     if (answer.status >= 500) logger[answer.status === 503 ? 'warn' : 'error']({ err: error, ...where }, answer.status === 503 ? 'database unavailable' : 'request failed');
     if (!canAnswer(res)) {
       // A response that had begun cannot be finished as an error: end the connection instead.
