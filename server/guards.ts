@@ -59,14 +59,15 @@ export function allows(policy: HostPolicy, host: HostEntry): boolean {
 
 const shown = (value: string) => JSON.stringify(value.slice(0, 100));
 
-/** 421 for a Host this server does not answer to (DNS rebinding). */
+/** 421 for a Host this server does not answer to (DNS rebinding); 400 for HTTP/1.1 without one (RFC 9112). */
 export function hostGuard(policy: HostPolicy): RequestHandler {
   return (req, _res, next) => {
+    const header = req.headers.host;
+    if (header === undefined && req.httpVersion === '1.1') return next(new HttpError(400, 'HOST_REQUIRED', 'an HTTP/1.1 request must have a Host header'));
     if (policy.any) return next();
-    const header = req.headers.host ?? '';
-    const host = parseHost(header);
+    const host = parseHost(header ?? '');
     if (host && allows(policy, host)) return next();
-    next(new HttpError(421, 'HOST_NOT_ALLOWED', `this server does not answer to the host ${shown(header)}; add it to ALLOWED_HOSTS`));
+    next(new HttpError(421, 'HOST_NOT_ALLOWED', `this server does not answer to the host ${shown(header ?? '')}; add it to ALLOWED_HOSTS`));
   };
 }
 

@@ -34,6 +34,8 @@ function answer(socket: Socket, error: NodeJS.ErrnoException): void {
  * is half written, is closed without a word.
  */
 export function answerClientErrors(server: Server): Server {
+  // Node answers an HTTP/1.1 request without Host with a bare 400 of its own; hostGuard answers it in JSON.
+  (server as Server & { requireHostHeader: boolean }).requireHostHeader = false;
   server.on('clientError', (error: NodeJS.ErrnoException, duplex) => {
     const socket = duplex as Socket;
     if (error.code === 'ECONNRESET' || !socket.writable) return void socket.destroy();

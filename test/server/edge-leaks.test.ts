@@ -50,6 +50,11 @@ serial('only the allowed hosts are answered: loopback names by default, ALLOWED_
   for (const host of ['evil.example', `evil.example:${port(url)}`, 'localhost.evil.example', '127.0.0.1.nip.io', 'localhost.', '', 'a b']) {
     t.is(await statusFor(url, host), 421, JSON.stringify(host));
   }
+  // Found by the fuzzer: without a Host, Node answered a bare 400 of its own (no JSON body).
+  const noHost = await rawExchange(url, 'GET /health HTTP/1.1\r\nConnection: close\r\n\r\n');
+  t.is(noHost.responses[0]?.status, 400);
+  t.is(JSON.parse(noHost.responses[0]!.body).error.code, 'HOST_REQUIRED');
+  t.is((await rawExchange(url, 'GET /health HTTP/1.0\r\n\r\n')).responses[0]?.status, 421, 'HTTP/1.0 without a Host names no allowed host');
   const rebinding = await send(url, 'GET', '/v1/jobs', { Host: 'attacker.example' });
   t.is(rebinding.status, 421);
   assertErrorBody(t, rebinding, 'rebinding');
