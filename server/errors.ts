@@ -48,7 +48,8 @@ function answerFor(error: unknown): HttpError {
 
 /** Whether an answer can still be written: not when the client is gone or a response has begun. */
 function canAnswer(res: Response): boolean {
-  return !res.headersSent && !res.destroyed && !res.socket?.destroyed;
+  const socket = res.socket;
+  return !res.headersSent && !res.destroyed && socket !== null && !socket.destroyed && socket.writable;
 }
 
 /**
