@@ -4,7 +4,7 @@
 import test, { type ExecutionContext } from 'ava';
 import { uploadsInFlight } from '../../server/multipart.js';
 import { failOnLeakedRuntimes } from '../helpers/leaks.js';
-import { getJson, upload } from '../helpers/server.js';
+import { getJson, until, upload } from '../helpers/server.js';
 import { assertErrorBody, multipartBody, rawExchange, rowCounts, startEdgeServer, uploadRequest, type EdgeServer, type RawResponse } from './raw-http.js';
 
 failOnLeakedRuntimes();
@@ -167,4 +167,17 @@ serial('a file over MAX_UPLOAD_BYTES answers 413 as it crosses the limit; exactl
   await leftNothing(t, server, 'over the limit');
   const exact = await rawExchange(server.url, uploadRequest(server.url, multipartBody(B, [filePart('y'.repeat(1000))]), B));
   t.is(exact.responses[0]?.status, 202, `exactly the limit: ${exact.responses[0]?.body}`);
+});
+
+// What held up under the fuzzing, and must keep holding.
+serial('50 concurrent identical uploads make exactly one job; 50 concurrent distinct ones all complete', async (t) => {
+  const server = await startEdgeServer(t);
+  const same = await Promise.all(Array.from({ length: 50 }, () => upload(server.url, { name: 'same.md', content: '# the same bytes' })));
+  t.deepEqual([...new Set(same.map((r) => r.status))].sort(), [200, 202]);
+  t.is(same.filter((r) => r.status === 202).length, 1);
+  t.is(new Set(same.map((r) => r.body.job_id)).size, 1);
+  const distinct = await Promise.all(Array.from({ length: 50 }, (_, i) => upload(server.url, { name: `${i}.md`, content: `# document ${i}\n\nbody ${i}` })));
+  t.true(distinct.every((r) => r.status === 202));
+  await until(`${server.url}/v1/jobs?stage=complete&limit=200`, (body) => body.jobs.length === 51, 90_000);
+  t.like(await rowCounts(server.pipeline), { files: 51, jobs: 51 });
 });
