@@ -39,6 +39,18 @@ const schema = z.object({
   DOCUMENT_MEMORY_MB: z.coerce.number().int().min(32).max(65_536).default(1024),
   /** PDFs with more pages fail with PAGE_LIMIT before any text is extracted. */
   MAX_PDF_PAGES: z.coerce.number().int().min(1).default(2000),
+  /**
+   * Hosts the API answers to (the Host header), comma-separated, each with or without a port; `*`
+   * for any. Unset: localhost, 127.0.0.1, [::1] and PUBLIC_URL's host when HOST is a loopback
+   * address; any host (with a warning at start) otherwise.
+   */
+  ALLOWED_HOSTS: z
+    .string()
+    .optional()
+    .transform((value) => value?.split(',').map((host) => host.trim()).filter(Boolean))
+    .pipe(z.array(z.string().regex(/^(\*|(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+)(:\d{1,5})?)$/, 'each host is name[:port], [ipv6][:port] or *')).optional()),
+  /** How long an upload's body may send nothing before it is refused (408), in milliseconds. Default 30000. */
+  UPLOAD_IDLE_TIMEOUT_MS: z.coerce.number().int().min(100).default(30_000),
 });
 
 export type Config = z.infer<typeof schema>;

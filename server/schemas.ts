@@ -1,11 +1,31 @@
 import { z } from 'zod';
 import { HttpError } from './errors.js';
+import { findBadText, nestedDeeperThan, textProblem } from './json-limits.js';
 import { UPLOAD_STAGES } from '../machines/upload.js';
 
-/** The wire formats the server accepts, parsed at the edge. */
+/**
+ * The wire formats the server accepts, parsed at the edge: whatever passes here can be stored
+ * (no NUL, no lone surrogates, bounded depth and size), so input never reaches the database as a 500.
+ */
+
+/** Limits of the upload's `metadata` field: JSON nesting levels, and bytes (UTF-8). */
+export const METADATA_LIMITS = { maxDepth: 32, maxBytes: 64 * 1024 } as const;
+/** Limits of a webhook body: a v1 push carries a whole parse result, so it may be large, but not deep. */
+export const WEBHOOK_LIMITS = { maxDepth: 64, maxBytes: 50 * 1024 * 1024 } as const;
+
+/** Text that PostgreSQL can store: no NUL, no lone surrogate. */
+export const storableText = z.string().superRefine((text, ctx) => {
+  const problem = textProblem(text);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
+
+/** Text of at most `max` characters that PostgreSQL can store. */
+const field = (max: number) => storableText.pipe(z.string().min(1).max(max));
 
 export const metadataField = z
   .string()
+  .refine((text) => Buffer.byteLength(text) <= METADATA_LIMITS.maxBytes, { message: `metadata is larger than ${METADATA_LIMITS.maxBytes} bytes`, abort: true })
+  .refine((text) => !nestedDeeperThan(text, METADATA_LIMITS.maxDepth), { message: `metadata nests deeper than ${METADATA_LIMITS.maxDepth} levels`, abort: true })
   .transform((text, ctx) => {
     try {
       return JSON.parse(text) as unknown;
@@ -14,7 +34,18 @@ export const metadataField = z
       return z.NEVER;
     }
   })
-  .pipe(z.record(z.string(), z.unknown(), { error: 'metadata must be a JSON object' }));
+  .transform((value, ctx) => {
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+      ctx.addIssue({ code: 'custom', message: 'metadata must be a JSON object' });
+      return z.NEVER;
+    }
+    const bad = findBadText(value);
+    if (bad) {
+      ctx.addIssue({ code: 'custom', message: `metadata${bad.path ? ` at ${bad.path}` : ''} ${bad.problem}` });
+      return z.NEVER;
+    }
+    return value as Record<string, unknown>;
+  });
 
 export const jobIdParam = z.object({ id: z.uuid({ error: 'job id must be a uuid' }) });
 
@@ -23,6 +54,32 @@ export const listQuery = z.object({
   limit: z.coerce.number().int().min(1).max(200).default(50),
   cursor: z.string().optional(),
 });
+
+const CURSOR_TEXT = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z)\|([0-9a-f-]{36})$/;
+const uuid = z.uuid();
+
+/**
+ * A list cursor as the API makes them: base64url of `<ISO time>|<job uuid>`. Checked in full, since
+ * its parts go to the database as a timestamptz and a uuid: a real date from 1970 to 9999, a real uuid.
+ */
+export const cursorParam = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{1,200}$/, 'cursor is not one this API returned')
+  .transform((cursor, ctx) => {
+    const match = CURSOR_TEXT.exec(Buffer.from(cursor, 'base64url').toString('latin1'));
+    const createdAt = new Date(match?.[1] ?? '');
+    const valid =
+      match !== null &&
+      !Number.isNaN(createdAt.getTime()) &&
+      createdAt.toISOString() === match[1] && // no 2024-02-30 rolled over into March
+      createdAt.getUTCFullYear() >= 1970 &&
+      uuid.safeParse(match[2]).success;
+    if (!valid) {
+      ctx.addIssue({ code: 'custom', message: 'cursor is not one this API returned' });
+      return z.NEVER;
+    }
+    return { createdAt, jobId: match[2]! };
+  });
 
 /** LlamaParse v1 result push: the result itself; we put our job id in the webhook URL. */
 export const llamaParseV1Push = z
@@ -37,12 +94,15 @@ export const llamaParseV1Push = z
     message: 'a result push carries md, txt or json',
   });
 
-/** LlamaCloud event webhook: names the parse job; sometimes delivered as a JSON-encoded string. */
+/**
+ * LlamaCloud event webhook: names the parse job; sometimes delivered as a JSON-encoded string. Its
+ * ids reach the database (the dedupe key, a lookup by parse job id), so they must be storable.
+ */
 export const llamaParseEvent = z.object({
-  event_id: z.string().min(1),
-  event_type: z.string().regex(/^parse\./, 'event_type must be a parse.* event'),
+  event_id: field(256),
+  event_type: field(64).pipe(z.string().regex(/^parse\.[A-Za-z0-9_.-]+$/, 'event_type must be a parse.* event')),
   timestamp: z.number().optional(),
-  data: z.object({ job_id: z.string().min(1) }).loose(),
+  data: z.object({ job_id: field(256) }).loose(),
 });
 
 export const webhookQuery = z.object({ job_id: z.uuid({ error: 'job_id must be a uuid' }).optional() });

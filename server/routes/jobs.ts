@@ -3,16 +3,9 @@ import { HttpError } from '../errors.js';
 import { jobView, jobWithHistory } from '../job-view.js';
 import type { Pipeline } from '../../pipeline/index.js';
 import type { JobRow } from '../../pipeline/store.js';
-import { jobIdParam, listQuery, parseInput as parse } from '../schemas.js';
+import { cursorParam, jobIdParam, listQuery, parseInput as parse } from '../schemas.js';
 
 const encodeCursor = (job: JobRow) => Buffer.from(`${new Date(job.created_at).toISOString()}|${job.job_id}`).toString('base64url');
-
-function decodeCursor(cursor: string): { createdAt: Date; jobId: string } {
-  const [at, jobId] = Buffer.from(cursor, 'base64url').toString().split('|');
-  const createdAt = new Date(at ?? '');
-  if (!jobId || Number.isNaN(createdAt.getTime())) throw new HttpError(400, 'INVALID_CURSOR', 'cursor is not one this API returned');
-  return { createdAt, jobId };
-}
 
 /** GET /v1/jobs, /v1/jobs/:id (with its stage history) and /v1/jobs/:id/chunks. */
 export function jobRoutes(pipeline: Pipeline): Router {
@@ -20,7 +13,8 @@ export function jobRoutes(pipeline: Pipeline): Router {
 
   router.get('/v1/jobs', async (req, res) => {
     const query = parse(listQuery, req.query, 'INVALID_QUERY');
-    const jobs = await pipeline.store.jobs({ stage: query.stage, limit: query.limit, cursor: query.cursor ? decodeCursor(query.cursor) : undefined });
+    const cursor = query.cursor === undefined ? undefined : parse(cursorParam, query.cursor, 'INVALID_CURSOR');
+    const jobs = await pipeline.store.jobs({ stage: query.stage, limit: query.limit, cursor });
     res.json({ jobs: jobs.map(jobView), next_cursor: jobs.length === query.limit ? encodeCursor(jobs.at(-1)!) : null });
   });
 
