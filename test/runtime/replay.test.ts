@@ -68,6 +68,23 @@ test('a timer event names its delay: an inline delay changed is an event the new
   });
 });
 
+test('a named delay is part of the event id, its value is not: another value replays the same path', async (t) => {
+  const named = setup({ delays: { wait: 60_000 } }).createMachine({
+    id: 'named',
+    initial: 'waiting',
+    states: { waiting: { after: { wait: 'fired' } }, fired: { type: 'final' } },
+  });
+  const h = await harness(t);
+  const clock = new ManualClock(Date.parse('2030-01-01T00:00:00Z'));
+  const rt = await h.runtime({ machines: { named }, clock });
+  const id = await rt.start('named');
+  clock.advance(60_000);
+  rt.wake();
+  await rt.waitFor(id, (s) => s.status === 'done');
+  t.is((await rt.history(id))[1]!.event.type, 'xstate.after.wait.named.waiting');
+  t.false((await replay(rt, id, { machine: named.provide({ delays: { wait: 5_000 } }) })).diverged);
+});
+
 test("an operator's docket.stop is shown as the engine's entry and never replayed", async (t) => {
   const h = await harness(t);
   const rt = await h.runtime({ machines: { delayed } });
