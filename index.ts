@@ -28,4 +28,20 @@ export { openDatabase, type OpenOptions } from './runtime/db/open.js';
 export { SchemaName } from './runtime/schema.js';
 export { PgliteDatabase } from './runtime/db/pglite.js';
 export { PgDatabase } from './runtime/db/pg.js';
+export {
+  checkDeploy,
+  formatStateValue,
+  IN_FLIGHT_STATUSES,
+  replay,
+  replayJournal,
+  type CheckDeployOptions,
+  type DeployCheck,
+  type DivergenceReason,
+  type DivergingInstance,
+  type ReplayOptions,
+  type ReplayResult,
+  type ReplayStep,
+  type StepDivergence,
+} from './runtime/replay.js';
+export type { RecordedInstance } from './runtime/queries/journal.js';
 export type * from './runtime/types.js';

@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
+import type { AnyStateMachine } from 'xstate';
 import { uploadMachine } from '../machines/upload.js';
 import {
   createRuntime,
@@ -50,6 +51,8 @@ export interface PipelineOptions {
   tuning?: Pick<RuntimeOptions, 'leaseMs' | 'retry' | 'pollIntervalMs' | 'effectConcurrency'>;
   /** Wraps each service's handler by name: for tracing, or for fault injection in tests. */
   instrument?: (name: string, handler: ServiceHandler) => ServiceHandler;
+  /** The upload machine to run. Default machines/upload.ts; tests of replay run a changed one. */
+  machine?: AnyStateMachine;
 }
 
 /** Opens the database, migrates the engine and pipeline schemas, and starts the runtime (workers unless `worker: false`). */
@@ -87,7 +90,7 @@ export async function createPipeline(config: PipelineConfig, options: PipelineOp
       clock,
       worker: options.worker ?? true,
       stepConcurrency: config.WORKER_CONCURRENCY,
-      machines: { upload: { machine: uploadMachine, ...UPLOAD_MACHINE_VERSION, onStep: uploadProjection() } },
+      machines: { upload: { machine: options.machine ?? uploadMachine, ...UPLOAD_MACHINE_VERSION, onStep: uploadProjection() } },
       services: instrument ? Object.fromEntries(Object.entries(services).map(([name, handler]) => [name, instrument(name, handler)])) : services,
     });
     return {

@@ -10,6 +10,7 @@ import { defaultLogger } from './logger.js';
 import { Metrics } from './metrics.js';
 import { ENGINE_MIGRATIONS, loadMigrations, migrate } from './migrate.js';
 import { openRuntimes } from './open-runtimes.js';
+import { runtimeInternals } from './internals.js';
 import { parseTuning } from './options.js';
 import { EffectQueries } from './queries/effects.js';
 import { InstanceQueries } from './queries/instances.js';
@@ -272,6 +273,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       logger.info('runtime closed');
     },
   };
+  runtimeInternals.set(runtime, { db, schema, registry, assertOpen });
   return runtime;
 }
 

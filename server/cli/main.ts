@@ -1,10 +1,12 @@
 /**
- * The docket command line: `docket serve | worker | ingest <files…> | status <job_id>`, with help
- * per command and --version. Configuration comes from the environment (server/config.ts).
+ * The docket command line: `docket serve | worker | ingest <files…> | status <job_id> |
+ * replay <instance_id> | check-deploy`, with help per command and --version. Configuration comes from the environment (server/config.ts).
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
+import { checkDeployCommand, type CheckDeployCommandOptions } from './check-deploy.js';
 import { ingest } from './ingest.js';
+import { replayCommand, type ReplayCommandOptions } from './replay.js';
 import { EXIT, runCommand } from './run.js';
 import { serve, worker } from './serve.js';
 import { status } from './status.js';
@@ -15,8 +17,8 @@ const ENVIRONMENT = `
 Configuration comes from the environment: DATABASE_URL (postgres://…, pglite:<dir> or memory;
 default pglite:./data), PORT, HOST, LLAMA_CLOUD_API_KEY, OPENAI_API_KEY and more; README.md lists them all.
 
-Exit codes: 0 done, 1 the work failed (a file failed, no such job), 2 bad usage or configuration,
-3 the database is out of reach.`;
+Exit codes: 0 done, 1 the work failed (a file failed, no such job, a replay diverged), 2 bad usage
+or configuration, 3 the database is out of reach.`;
 
 function program(setCode: (code: number) => void): Command {
   const cli = new Command('docket')
@@ -45,6 +47,18 @@ function program(setCode: (code: number) => void): Command {
     .description('print a job as the HTTP API shows it (GET /v1/jobs/:id), with its stage history')
     .argument('<job_id>', 'the job id an upload or ingest returned')
     .action(async (jobId: string) => setCode(await runCommand((context) => status(jobId, context), { quiet: true })));
+  cli
+    .command('replay')
+    .description("re-run an instance's journal through this code's upload machine, step by step, marking where it diverges; exits 1 when it does")
+    .argument('<instance_id>', 'the instance id (a job id is one)')
+    .option('--json', 'print the result as JSON')
+    .action(async (id: string, options: ReplayCommandOptions) => setCode(await runCommand((context) => replayCommand(id, options, context), { quiet: true })));
+  cli
+    .command('check-deploy')
+    .description('before deploying: replay every in-flight upload through this code\'s machine and list those whose path would diverge; exits 1 when any would')
+    .option('--status <list>', 'statuses to check, comma-separated (active, done, error, stopped)', 'active,error')
+    .option('--json', 'print the result as JSON')
+    .action(async (options: CheckDeployCommandOptions) => setCode(await runCommand((context) => checkDeployCommand(options, context), { quiet: true })));
   return cli;
 }
 
