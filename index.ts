@@ -21,13 +21,14 @@ export {
   type ErrorInfo,
   type ServiceFailure,
 } from './runtime/errors.js';
-export type { Database, Queryable, Transaction } from './runtime/db/database.js';
+export type { Database, Queryable, QueryResult, Transaction } from './runtime/db/database.js';
+export type { HeartbeatOptions, LeaseKeeper } from './runtime/lease-keeper.js';
 export { isDatabaseUnavailable, isTransientDatabaseError } from './runtime/db/errors.js';
-export { loadMigrations, migrate, SchemaTooNewError, type Migration } from './runtime/migrate.js';
+export { loadMigrations, migrate, parseMigrations, SchemaTooNewError, type Migration } from './runtime/migrate.js';
 export { openDatabase, type OpenOptions } from './runtime/db/open.js';
 export { SchemaName } from './runtime/schema.js';
-export { PgliteDatabase } from './runtime/db/pglite.js';
-export { PgDatabase } from './runtime/db/pg.js';
+// The stores are subpaths of their own ('docket/pglite', 'docket/pg'), so that neither `pg` nor
+// PGlite is loaded, or bundled, unless it is used.
 export {
   checkDeploy,
   formatStateValue,

@@ -1,7 +1,19 @@
 #!/usr/bin/env node
-// `npx docket …`: the TypeScript CLI through tsx, so no build step stands between a clone and a run.
-import { register } from 'tsx/esm/api';
+// `npx docket …`: the CLI as built in dist/ (`npm run build`; `npm ci` and `npm start` build it).
+// In a checkout with no build yet, it falls back to the TypeScript sources through tsx, a dev dependency.
+import { existsSync } from 'node:fs';
 
-register();
-const { main } = await import('../server/cli/main.ts');
+const built = new URL('../dist/server/cli/main.js', import.meta.url);
+let main;
+if (existsSync(built)) {
+  ({ main } = await import(built.href));
+} else {
+  const tsx = await import('tsx/esm/api').catch(() => null);
+  if (!tsx) {
+    process.stderr.write('docket: the CLI is not built (dist/ is missing); run `npm run build`\n');
+    process.exit(1);
+  }
+  tsx.register();
+  ({ main } = await import('../server/cli/main.ts'));
+}
 process.exitCode = await main(process.argv.slice(2));

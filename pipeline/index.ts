@@ -3,8 +3,8 @@ import type { Logger } from 'pino';
 import type { AnyStateMachine } from 'xstate';
 import { uploadMachine } from '../machines/upload.js';
 import {
+  ConfigError,
   createRuntime,
-  loadMigrations,
   migrate,
   openDatabase,
   SchemaName,
@@ -16,6 +16,7 @@ import {
   type ServiceHandler,
 } from '../index.js';
 import type { PipelineConfig } from './config.js';
+import { MIGRATIONS as PIPELINE_MIGRATIONS } from './sql/migrations.js';
 import { uploadProjection } from './projection.js';
 import { LlamaParseClient } from '../adapters/llamaparse/client.js';
 import { LlamaParseParser } from '../adapters/llamaparse/parser.js';
@@ -40,7 +41,7 @@ export interface Pipeline {
  */
 const UPLOAD_MACHINE_VERSION = { version: 2, compatibleVersions: [1] };
 
-export const PIPELINE_MIGRATIONS = new URL('./sql/migrations/', import.meta.url);
+export { MIGRATIONS as PIPELINE_MIGRATIONS } from './sql/migrations.js';
 
 export interface PipelineOptions {
   logger: Logger;
@@ -55,10 +56,22 @@ export interface PipelineOptions {
   machine?: AnyStateMachine;
 }
 
+/**
+ * pgvector for the embeddings when the store is PGlite (PostgreSQL has the extension installed, or
+ * not). Loaded only then, since PGlite and its extension are optional packages.
+ */
+async function pgliteExtensions(url: string | undefined): Promise<{ pgliteExtensions?: Record<string, unknown> }> {
+  if (url && /^postgres(ql)?:\/\//.test(url)) return {};
+  const { vector } = await import('@electric-sql/pglite-pgvector').catch((error: unknown) => {
+    throw new ConfigError('the embedded database needs @electric-sql/pglite and @electric-sql/pglite-pgvector: npm install them, or set DATABASE_URL to a postgres:// URL', { cause: error });
+  });
+  return { pgliteExtensions: { vector } };
+}
+
 /** Opens the database, migrates the engine and pipeline schemas, and starts the runtime (workers unless `worker: false`). */
 export async function createPipeline(config: PipelineConfig, options: PipelineOptions): Promise<Pipeline> {
   const clock = options.clock ?? systemClock;
-  const db = await openDatabase(config.DATABASE_URL, { logger: options.logger });
+  const db = await openDatabase(config.DATABASE_URL, { logger: options.logger, ...(await pgliteExtensions(config.DATABASE_URL)) });
   // Threads start on first use: a process that never parses (`docket status`) starts none.
   const workers = new DocumentWorkers({
     threads: config.DOCUMENT_WORKERS,
@@ -68,7 +81,7 @@ export async function createPipeline(config: PipelineConfig, options: PipelineOp
     logger: options.logger,
   });
   try {
-    await migrate(db, new SchemaName(PIPELINE_SCHEMA), loadMigrations(PIPELINE_MIGRATIONS), 'upload_pipeline', options.logger);
+    await migrate(db, new SchemaName(PIPELINE_SCHEMA), PIPELINE_MIGRATIONS, 'upload_pipeline', options.logger);
     const store = new PipelineStore(db);
     const services = pipelineServices(
       store,

@@ -1,8 +1,5 @@
-import { createRequire } from 'node:module';
-import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { systemClock, type Clock } from './clock.js';
-import { PgDatabase } from './db/pg.js';
 import type { Database } from './db/database.js';
 import type { EffectQueries } from './queries/effects.js';
 
@@ -27,20 +24,34 @@ export interface LeaseKeeperOptions {
   leaseMs: number;
 }
 
-/** A thread of its own where there are other processes to take over and time is real time; else timers here. */
+/** What a store needs to renew leases on a connection of its own. */
+export interface HeartbeatOptions {
+  workerId: string;
+  leaseMs: number;
+  /** The renewal statement: `$1` the keys, `$2` the worker id, `$3` the new expiry. */
+  sql: string;
+  logger: Logger;
+}
+
+/**
+ * The store's own keeper where it has one and time is real time (PostgreSQL: a thread with its own
+ * connection, where there are other processes to take over); else timers on this thread.
+ */
 export function createLeaseKeeper(options: LeaseKeeperOptions): LeaseKeeper {
-  const { db, clock } = options;
-  return db instanceof PgDatabase && clock === systemClock ? new ThreadLeaseKeeper(options, db.connectionString) : new TimerLeaseKeeper(options);
+  const { db, clock, queries, workerId, leaseMs, logger } = options;
+  if (clock === systemClock && db.keepLeases) return db.keepLeases({ workerId, leaseMs, sql: queries.heartbeatSql, logger });
+  return new TimerLeaseKeeper(options);
 }
 
 /** Renewals on this thread's timers: for PGlite (one process, nothing to take over) and manual clocks. */
 export class TimerLeaseKeeper implements LeaseKeeper {
   readonly #leases = new Map<string, number>();
-  readonly #timer: NodeJS.Timeout;
+  readonly #timer: ReturnType<typeof setInterval>;
 
   constructor(private readonly options: LeaseKeeperOptions) {
     this.#timer = setInterval(() => void this.#renew(), Math.max(options.leaseMs / 3, 50));
-    this.#timer.unref();
+    // Not in browsers, whose timers keep nothing alive.
+    (this.#timer as { unref?: () => void }).unref?.();
   }
 
   hold(key: string, deadline: number): void {
@@ -65,97 +76,5 @@ export class TimerLeaseKeeper implements LeaseKeeper {
 
   async close(): Promise<void> {
     clearInterval(this.#timer);
-  }
-}
-
-/**
- * The renewal loop of a worker thread with its own PostgreSQL connection: a main thread kept busy
- * by a synchronous service (or a long garbage collection) cannot starve it. Plain JavaScript in a
- * string, so it runs the same under tsx, plain node and a bundle.
- */
-const THREAD = `
-const { parentPort, workerData } = require('node:worker_threads');
-const pg = require(workerData.pgPath);
-const leases = new Map();
-let client = null;
-async function connection() {
-  if (client) return client;
-  const next = new pg.Client({ connectionString: workerData.connectionString, connectionTimeoutMillis: workerData.leaseMs });
-  next.on('error', () => { if (client === next) client = null; });
-  await next.connect();
-  client = next;
-  return client;
-}
-async function renew() {
-  const now = Date.now();
-  const keys = [...leases].filter(([, deadline]) => deadline > now).map(([key]) => key);
-  if (keys.length === 0) return;
-  try {
-    const db = await connection();
-    await db.query(workerData.sql, [keys, workerData.workerId, new Date(now + workerData.leaseMs)]);
-  } catch (error) {
-    if (client) client.end().catch(() => {});
-    client = null;
-    parentPort.postMessage({ type: 'error', message: String(error && error.message), code: error && error.code });
-  }
-}
-const timer = setInterval(renew, Math.max(workerData.leaseMs / 3, 50));
-parentPort.on('message', (m) => {
-  if (m.type === 'hold') leases.set(m.key, m.deadline);
-  else if (m.type === 'drop') leases.delete(m.key);
-  else if (m.type === 'close') {
-    clearInterval(timer);
-    Promise.resolve(client && client.end()).catch(() => {}).finally(() => parentPort.close());
-  }
-});
-`;
-
-export class ThreadLeaseKeeper implements LeaseKeeper {
-  #worker: Worker;
-  readonly #leases = new Map<string, number>();
-  #closed = false;
-
-  constructor(
-    private readonly options: LeaseKeeperOptions,
-    private readonly connectionString: string,
-  ) {
-    this.#worker = this.#spawn();
-  }
-
-  #spawn(): Worker {
-    const { workerId, leaseMs, queries, logger } = this.options;
-    const pgPath = createRequire(import.meta.url).resolve('pg');
-    const worker = new Worker(THREAD, { eval: true, workerData: { pgPath, connectionString: this.connectionString, workerId, leaseMs, sql: queries.heartbeatSql } });
-    worker.unref();
-    worker.on('message', (message: { type: string; message?: string; code?: string }) => {
-      if (message.type === 'error') logger.warn({ err: { message: message.message, code: message.code } }, 'lease heartbeat failed');
-    });
-    worker.on('error', (error) => logger.error({ err: error }, 'lease keeper thread failed; restarting it'));
-    worker.on('exit', () => {
-      if (this.#closed) return;
-      // Respawn and hand it the leases held so far.
-      this.#worker = this.#spawn();
-      for (const [key, deadline] of this.#leases) this.#worker.postMessage({ type: 'hold', key, deadline });
-    });
-    return worker;
-  }
-
-  hold(key: string, deadline: number): void {
-    this.#leases.set(key, deadline);
-    this.#worker.postMessage({ type: 'hold', key, deadline });
-  }
-
-  drop(key: string): void {
-    this.#leases.delete(key);
-    this.#worker.postMessage({ type: 'drop', key });
-  }
-
-  async close(): Promise<void> {
-    this.#closed = true;
-    const exited = new Promise((resolve) => this.#worker.once('exit', resolve));
-    this.#worker.postMessage({ type: 'close' });
-    const timer = setTimeout(() => void this.#worker.terminate(), 2_000);
-    await exited;
-    clearTimeout(timer);
   }
 }

@@ -1,8 +1,6 @@
-import { readdirSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import type { Database } from './db/database.js';
-import { DocketError } from './errors.js';
+import { ConfigError, DocketError } from './errors.js';
 import type { SchemaName } from './schema.js';
 
 export interface Migration {
@@ -27,21 +25,32 @@ export class SchemaTooNewError extends DocketError {
   }
 }
 
-/** Reads numbered `NNNN_name.sql` files from a folder, in order. */
-export function loadMigrations(dir: string | URL): Migration[] {
-  const path = dir instanceof URL ? fileURLToPath(dir) : dir;
-  return readdirSync(path)
-    .filter((file) => /^\d{4}_[a-z0-9_]+\.sql$/.test(file))
-    .sort()
-    .map((file) => ({
-      id: Number(file.slice(0, 4)),
-      name: file.slice(5, -4),
-      sql: readFileSync(`${path}/${file}`, 'utf8'),
-    }))
-    .map((migration) => ({ ...migration, breaking: /^--\s*docket:\s*breaking\b/.test(migration.sql) }));
+const FILE_NAME = /^\d{4}_[a-z0-9_]+\.sql$/;
+
+/** Migrations from numbered `NNNN_name.sql` files and their text, in order; other names are skipped. */
+export function parseMigrations(files: readonly { file: string; sql: string }[]): Migration[] {
+  return files
+    .filter(({ file }) => FILE_NAME.test(file))
+    .sort((a, b) => (a.file < b.file ? -1 : 1))
+    .map(({ file, sql }) => ({ id: Number(file.slice(0, 4)), name: file.slice(5, -4), sql, breaking: /^--\s*docket:\s*breaking\b/.test(sql) }));
 }
 
-export const ENGINE_MIGRATIONS = new URL('./sql/migrations/', import.meta.url);
+/**
+ * Reads numbered `NNNN_name.sql` files from a folder, in order: for an application's own migrations
+ * on a server runtime (Node, Bun, Deno). The engine's own are embedded in the code instead, so that
+ * bundles carry them. The file system is reached only here, so the engine stays loadable in a browser.
+ */
+export function loadMigrations(dir: string | URL): Migration[] {
+  const fs = builtin<typeof import('node:fs')>('node:fs');
+  const path = dir instanceof URL ? builtin<typeof import('node:url')>('node:url').fileURLToPath(dir) : dir;
+  return parseMigrations(fs.readdirSync(path).map((file) => ({ file, sql: FILE_NAME.test(file) ? fs.readFileSync(`${path}/${file}`, 'utf8') : '' })));
+}
+
+function builtin<T>(name: string): T {
+  const load = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process?.getBuiltinModule;
+  if (!load) throw new ConfigError(`loadMigrations needs ${name}, which this runtime does not have; pass parseMigrations([{ file, sql }]) instead`);
+  return load(name) as T;
+}
 
 /**
  * Applies the migrations not yet recorded in `<schema>.migrations`, in one transaction. An advisory

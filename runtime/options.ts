@@ -1,5 +1,3 @@
-import { hostname } from 'node:os';
-import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
 import type { RuntimeOptions } from './types.js';
@@ -72,5 +70,16 @@ export function parseTuning(given: RuntimeOptions): Tuning {
     throw new ConfigError(`invalid runtime options: ${fields.join('; ')}`);
   }
   const { database: _d, machines: _m, services: _s, onEmit: _e, logger: _l, clock: _c, inspect: _i, ...knobs } = parsed.data;
-  return { ...knobs, workerId: knobs.workerId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}` };
+  return { ...knobs, workerId: knobs.workerId ?? defaultWorkerId() };
+}
+
+/**
+ * `host-pid-random` on a server runtime, `browser-random` in a tab: web APIs only, so that the
+ * engine loads where `node:os` does not exist.
+ */
+function defaultWorkerId(): string {
+  const random = Array.from(crypto.getRandomValues(new Uint8Array(3)), (byte) => byte.toString(16).padStart(2, '0')).join('');
+  const proc = (globalThis as { process?: { pid?: number; getBuiltinModule?: (id: string) => unknown } }).process;
+  const os = proc?.getBuiltinModule?.('node:os') as { hostname(): string } | undefined;
+  return os && proc?.pid !== undefined ? `${os.hostname()}-${proc.pid}-${random}` : `browser-${random}`;
 }

@@ -8,7 +8,8 @@ import { EffectRunner } from './effect-runner.js';
 import { ConfigError, DatabaseUnavailableError, DocketError, InstanceNotFoundError, RuntimeClosedError, WaitTimeoutError } from './errors.js';
 import { defaultLogger } from './logger.js';
 import { Metrics } from './metrics.js';
-import { ENGINE_MIGRATIONS, loadMigrations, migrate } from './migrate.js';
+import { migrate } from './migrate.js';
+import { MIGRATIONS as ENGINE_MIGRATIONS } from './sql/migrations.js';
 import { openRuntimes } from './open-runtimes.js';
 import { runtimeInternals } from './internals.js';
 import { parseTuning } from './options.js';
@@ -47,7 +48,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       ? options.database
       : await openDatabase(options.database, { maxConnections: tuning.maxConnections, idleInTransactionTimeoutMs: tuning.leaseMs, logger });
   try {
-    await migrate(db, schema, loadMigrations(ENGINE_MIGRATIONS), 'engine', logger);
+    await migrate(db, schema, ENGINE_MIGRATIONS, 'engine', logger);
   } catch (error) {
     if (ownsDatabase) await db.close();
     if (error instanceof DocketError) throw error;

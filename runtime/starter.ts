@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { NO_SLOTS, type AfterCommit, type StepApplier } from './apply.js';
@@ -52,7 +51,7 @@ export class Starter {
   #prepare(name: string, input: unknown, startOptions: StartOptions): NewInstance {
     const reg = this.options.registry.machine(name);
     if (!reg) throw new ConfigError(`unknown machine "${name}"; this runtime knows ${this.options.registry.machineNames.join(', ')}`);
-    const id = startOptions.id ?? randomUUID();
+    const id = startOptions.id ?? crypto.randomUUID();
     if (!uuidSchema.safeParse(id).success) throw new ConfigError(`start: id must be a uuid; got "${id}"`);
     const outcome = computeStart(reg, id, input, this.options.clock.now(), this.options.logger);
     return { id, machine: name, idempotencyKey: startOptions.idempotencyKey ?? null, outcome };

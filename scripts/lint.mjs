@@ -3,6 +3,7 @@
 // reads no environment outside the config module, and keeps files to one idea.
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { FOLDERS, render } from './embed-sql.mjs';
 
 const files = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard', 'machines', 'runtime', 'adapters', 'pipeline', 'server', 'testing', 'index.ts'], { encoding: 'utf8' })
   .split('\n')
@@ -21,6 +22,18 @@ const FORBIDDEN = {
   // docket/testing is for users' test suites too: the public entry and xstate, no test framework.
   testing: [/^\.\.\/(?!index\.js$)/, /^ava$/],
 };
+// The engine loads in a browser: its core imports no Node built-in and no store. `pg` and Node's
+// threads stay in the pg store; PGlite in its own store; files in loadMigrations (getBuiltinModule).
+const STORES = new Set(['runtime/db/pg.ts', 'runtime/db/pg-lease-thread.ts', 'runtime/db/pglite.ts']);
+function nodeOnlyProblems(file, text) {
+  const core = (file.startsWith('runtime/') || file.startsWith('testing/') || file === 'index.ts') && !STORES.has(file);
+  if (!core) return [];
+  const found = [];
+  for (const match of text.matchAll(/^\s*import\b(?!\s+type\b)[^'"]*?from\s+['"]([^'"]+)['"]/gm)) {
+    if (/^(node:|pg$|@electric-sql\/)/.test(match[1])) found.push(`${file}: imports ${match[1]}, which a browser does not have (the engine core stays web-standard; see runtime/db/open.ts)`);
+  }
+  return found;
+}
 function layeringProblems(file, text) {
   const layer = file.split('/')[0];
   const rules = FORBIDDEN[layer] ?? [];
@@ -37,7 +50,7 @@ for (const file of files) {
   } catch {
     continue; // deleted in the work tree
   }
-  problems.push(...layeringProblems(file, text));
+  problems.push(...layeringProblems(file, text), ...nodeOnlyProblems(file, text));
   const lines = text.split('\n');
   if (lines.length > 400) problems.push(`${file}: ${lines.length} lines (keep files under about 400)`);
   lines.forEach((line, i) => {
@@ -56,6 +69,15 @@ for (const file of execFileSync('git', ['ls-files', '--cached', '--others', '--e
     continue;
   }
   if (/\btest\.only\(/.test(text)) problems.push(`${file}: test.only would skip the rest of the suite`);
+}
+
+// The migrations ship as strings (scripts/embed-sql.mjs): the committed module must match the .sql files.
+for (const folder of FOLDERS) {
+  let committed = '';
+  try {
+    committed = readFileSync(`${folder}/migrations.ts`, 'utf8');
+  } catch {}
+  if (committed !== render(folder)) problems.push(`${folder}/migrations.ts is stale or missing: run npm run build`);
 }
 
 if (problems.length) {

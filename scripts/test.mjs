@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The one test command: typecheck, house-rule lint, then the suite on PGlite and on PostgreSQL.
+// The one test command: house-rule lint, the build, typecheck, then the suite on PGlite and on PostgreSQL.
 // PostgreSQL comes from DATABASE_URL, or postgres://postgres@127.0.0.1:5432/docket_test (created if
 // missing). Without a reachable server the PostgreSQL run is skipped locally and fails under CI.
 // The corpus tier (real-world documents in ../shared/corpus, test/helpers/corpus.ts) runs when the
@@ -73,8 +73,10 @@ function corpusTests(dir = 'test') {
 
 let failed = false;
 for (const [label, command, args] of [
-  ['typecheck (tsc --noEmit)', 'npx', ['tsc', '--noEmit', '-p', '.']],
   ['lint (house rules)', 'node', ['scripts/lint.mjs']],
+  // The CLI the tests spawn, and the package the tarball test packs, are the build.
+  ['build (npm run build)', 'npm', ['run', 'build', '--silent']],
+  ['typecheck (tsc --noEmit)', 'npx', ['tsc', '--noEmit', '-p', '.']],
 ]) {
   const { code } = await run(label, command, args);
   if (code !== 0) failed = true;

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { HttpError } from './errors.js';
-import { findBadText, nestedDeeperThan, textProblem } from './json-limits.js';
+import { findBadText, nestedDeeperThan, textProblem } from '../adapters/json-limits.js';
 import { UPLOAD_STAGES } from '../machines/upload.js';
 
 /**
@@ -10,17 +10,12 @@ import { UPLOAD_STAGES } from '../machines/upload.js';
 
 /** Limits of the upload's `metadata` field: JSON nesting levels, and bytes (UTF-8). */
 export const METADATA_LIMITS = { maxDepth: 32, maxBytes: 64 * 1024 } as const;
-/** Limits of a webhook body: a v1 push carries a whole parse result, so it may be large, but not deep. */
-export const WEBHOOK_LIMITS = { maxDepth: 64, maxBytes: 50 * 1024 * 1024 } as const;
 
 /** Text that PostgreSQL can store: no NUL, no lone surrogate. */
 export const storableText = z.string().superRefine((text, ctx) => {
   const problem = textProblem(text);
   if (problem) ctx.addIssue({ code: 'custom', message: problem });
 });
-
-/** Text of at most `max` characters that PostgreSQL can store. */
-const field = (max: number) => storableText.pipe(z.string().min(1).max(max));
 
 export const metadataField = z
   .string()
@@ -80,30 +75,6 @@ export const cursorParam = z
     }
     return { createdAt, jobId: match[2]! };
   });
-
-/** LlamaParse v1 result push: the result itself; we put our job id in the webhook URL. */
-export const llamaParseV1Push = z
-  .object({
-    md: z.string().optional(),
-    txt: z.string().optional(),
-    json: z.array(z.unknown()).optional(),
-    jsonOutput: z.array(z.unknown()).optional(),
-    images: z.array(z.unknown()).optional(),
-  })
-  .refine((body) => body.md !== undefined || body.txt !== undefined || body.json !== undefined || body.jsonOutput !== undefined, {
-    message: 'a result push carries md, txt or json',
-  });
-
-/**
- * LlamaCloud event webhook: names the parse job; sometimes delivered as a JSON-encoded string. Its
- * ids reach the database (the dedupe key, a lookup by parse job id), so they must be storable.
- */
-export const llamaParseEvent = z.object({
-  event_id: field(256),
-  event_type: field(64).pipe(z.string().regex(/^parse\.[A-Za-z0-9_.-]+$/, 'event_type must be a parse.* event')),
-  timestamp: z.number().optional(),
-  data: z.object({ job_id: field(256) }).loose(),
-});
 
 export const webhookQuery = z.object({ job_id: z.uuid({ error: 'job_id must be a uuid' }).optional() });
 

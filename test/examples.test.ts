@@ -9,12 +9,12 @@ import { backend, freshDatabase } from './helpers/db.js';
 const run = promisify(execFile);
 
 // The README's example, run as the README says: two processes, the second finishing what the first began.
-test('examples/restart.ts: one process starts the order, another finishes it', async (t) => {
+test('examples/node/main.ts: one process starts the order, another finishes it', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'docket-example-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const database = backend === 'postgres' ? await freshDatabase(t) : `pglite:${dir}`;
   const env = { ...process.env, DOCKET_DATABASE: database };
-  const script = new URL('../examples/restart.ts', import.meta.url).pathname;
+  const script = new URL('../examples/node/main.ts', import.meta.url).pathname;
   const cwd = new URL('..', import.meta.url).pathname;
   const first = await run('node', ['--import', 'tsx', script, 'start'], { env, cwd });
   t.regex(first.stdout, /started [0-9a-f-]{36} in "coolingOff"; exiting before the timer fires/);

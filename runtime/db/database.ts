@@ -1,3 +1,5 @@
+import type { HeartbeatOptions, LeaseKeeper } from '../lease-keeper.js';
+
 /**
  * The one-method query interface every query module takes, so PGlite and `pg` both fit
  * (the shape pg-boss uses for its adapters).
@@ -28,4 +30,9 @@ export interface Database extends Queryable {
    */
   listen(channel: string, onNotify: (payload: string) => void, onReconnect?: () => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
+  /**
+   * Renews this worker's effect leases somewhere a busy main thread cannot starve, when the store can
+   * (PgDatabase: a worker thread with a connection of its own). Without it, timers on this thread do.
+   */
+  keepLeases?(options: HeartbeatOptions): LeaseKeeper;
 }

@@ -1,6 +1,9 @@
 import pg from 'pg';
 import type { Logger } from 'pino';
+import type { HeartbeatOptions, LeaseKeeper } from '../lease-keeper.js';
+import { defaultLogger } from '../logger.js';
 import type { Database, QueryResult, Transaction } from './database.js';
+import { ThreadLeaseKeeper } from './pg-lease-thread.js';
 
 export interface PgDatabaseOptions {
   connectionString: string;
@@ -13,14 +16,15 @@ export interface PgDatabaseOptions {
   idleInTransactionTimeoutMs?: number;
   /** How long to wait for a new connection before failing. Milliseconds, default 10000. */
   connectTimeoutMs?: number;
-  logger: Logger;
+  /** Where connection trouble is logged. Default: JSON lines at info on stdout. */
+  logger?: Logger;
 }
 
 /** PostgreSQL through a `pg` pool, with a dedicated connection for LISTEN. */
 export class PgDatabase implements Database {
   readonly kind = 'pg' as const;
   readonly #pool: pg.Pool;
-  readonly #options: PgDatabaseOptions;
+  readonly #options: PgDatabaseOptions & { logger: Logger };
   #listener: pg.Client | undefined;
   #connecting: Promise<pg.Client> | undefined;
   readonly #channels = new Map<string, Set<(payload: string) => void>>();
@@ -32,7 +36,12 @@ export class PgDatabase implements Database {
     return this.#options.connectionString;
   }
 
-  constructor(options: PgDatabaseOptions) {
+  keepLeases(options: HeartbeatOptions): LeaseKeeper {
+    return new ThreadLeaseKeeper(options, this.connectionString);
+  }
+
+  constructor(settings: PgDatabaseOptions) {
+    const options = { ...settings, logger: settings.logger ?? defaultLogger() };
     this.#options = options;
     this.#pool = new pg.Pool({
       connectionString: options.connectionString,

@@ -1,5 +1,4 @@
-import { PGlite } from '@electric-sql/pglite';
-import { vector } from '@electric-sql/pglite-pgvector';
+import { PGlite, type Extensions } from '@electric-sql/pglite';
 import type { Database, QueryResult, Transaction } from './database.js';
 
 /**
@@ -16,9 +15,12 @@ export class PgliteDatabase implements Database {
     this.#owned = owned;
   }
 
-  /** Opens a PGlite database in `dataDir`, or in memory when `dataDir` is undefined. */
-  static async open(dataDir?: string): Promise<PgliteDatabase> {
-    const db = await PGlite.create(dataDir, { extensions: { vector } });
+  /**
+   * Opens a PGlite database in `dataDir` (a folder, or `idb://name` in a browser), or in memory when
+   * `dataDir` is undefined. `extensions` as PGlite takes them, e.g. `{ vector }` from `@electric-sql/pglite-pgvector`.
+   */
+  static async open(dataDir?: string, options: { extensions?: Extensions } = {}): Promise<PgliteDatabase> {
+    const db = await PGlite.create(dataDir, options.extensions ? { extensions: options.extensions } : {});
     return new PgliteDatabase(db, true);
   }
 

@@ -11,7 +11,9 @@ import { EXIT, runCommand } from './run.js';
 import { serve, worker } from './serve.js';
 import { status } from './status.js';
 
-const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+// The package root is two folders up from the source (server/cli/) and three from the build (dist/server/cli/).
+const PACKAGE_JSON = new URL(import.meta.url.includes('/dist/server/cli/') ? '../../../package.json' : '../../package.json', import.meta.url);
+const VERSION = (JSON.parse(readFileSync(PACKAGE_JSON, 'utf8')) as { version: string }).version;
 
 const ENVIRONMENT = `
 Configuration comes from the environment: DATABASE_URL (postgres://…, pglite:<dir> or memory;

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import pino, { type Logger } from 'pino';
+import { vector } from '@electric-sql/pglite-pgvector';
 import { PgliteDatabase } from '../../runtime/db/pglite.js';
 import type { Database } from '../../runtime/db/database.js';
 
@@ -72,7 +73,7 @@ async function openTestDatabase(): Promise<Omit<TestDatabase, 'one'>> {
 
 let pglite: Promise<Database> | undefined;
 function sharedPglite(): Promise<Database> {
-  pglite ??= PgliteDatabase.open();
+  pglite ??= PgliteDatabase.open(undefined, { extensions: { vector } });
   return pglite;
 }
 

@@ -1,0 +1,95 @@
+import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
+import type { HeartbeatOptions, LeaseKeeper } from '../lease-keeper.js';
+
+/**
+ * The renewal loop of a worker thread with its own PostgreSQL connection: a main thread kept busy
+ * by a synchronous service (or a long garbage collection) cannot starve it. Plain JavaScript in a
+ * string, so it runs the same under tsx, plain node and a bundle.
+ */
+const THREAD = `
+const { parentPort, workerData } = require('node:worker_threads');
+const pg = require(workerData.pgPath);
+const leases = new Map();
+let client = null;
+async function connection() {
+  if (client) return client;
+  const next = new pg.Client({ connectionString: workerData.connectionString, connectionTimeoutMillis: workerData.leaseMs });
+  next.on('error', () => { if (client === next) client = null; });
+  await next.connect();
+  client = next;
+  return client;
+}
+async function renew() {
+  const now = Date.now();
+  const keys = [...leases].filter(([, deadline]) => deadline > now).map(([key]) => key);
+  if (keys.length === 0) return;
+  try {
+    const db = await connection();
+    await db.query(workerData.sql, [keys, workerData.workerId, new Date(now + workerData.leaseMs)]);
+  } catch (error) {
+    if (client) client.end().catch(() => {});
+    client = null;
+    parentPort.postMessage({ type: 'error', message: String(error && error.message), code: error && error.code });
+  }
+}
+const timer = setInterval(renew, Math.max(workerData.leaseMs / 3, 50));
+parentPort.on('message', (m) => {
+  if (m.type === 'hold') leases.set(m.key, m.deadline);
+  else if (m.type === 'drop') leases.delete(m.key);
+  else if (m.type === 'close') {
+    clearInterval(timer);
+    Promise.resolve(client && client.end()).catch(() => {}).finally(() => parentPort.close());
+  }
+});
+`;
+
+export class ThreadLeaseKeeper implements LeaseKeeper {
+  #worker: Worker;
+  readonly #leases = new Map<string, number>();
+  #closed = false;
+
+  constructor(
+    private readonly options: HeartbeatOptions,
+    private readonly connectionString: string,
+  ) {
+    this.#worker = this.#spawn();
+  }
+
+  #spawn(): Worker {
+    const { workerId, leaseMs, sql, logger } = this.options;
+    const pgPath = createRequire(import.meta.url).resolve('pg');
+    const worker = new Worker(THREAD, { eval: true, workerData: { pgPath, connectionString: this.connectionString, workerId, leaseMs, sql } });
+    worker.unref();
+    worker.on('message', (message: { type: string; message?: string; code?: string }) => {
+      if (message.type === 'error') logger.warn({ err: { message: message.message, code: message.code } }, 'lease heartbeat failed');
+    });
+    worker.on('error', (error) => logger.error({ err: error }, 'lease keeper thread failed; restarting it'));
+    worker.on('exit', () => {
+      if (this.#closed) return;
+      // Respawn and hand it the leases held so far.
+      this.#worker = this.#spawn();
+      for (const [key, deadline] of this.#leases) this.#worker.postMessage({ type: 'hold', key, deadline });
+    });
+    return worker;
+  }
+
+  hold(key: string, deadline: number): void {
+    this.#leases.set(key, deadline);
+    this.#worker.postMessage({ type: 'hold', key, deadline });
+  }
+
+  drop(key: string): void {
+    this.#leases.delete(key);
+    this.#worker.postMessage({ type: 'drop', key });
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    const exited = new Promise((resolve) => this.#worker.once('exit', resolve));
+    this.#worker.postMessage({ type: 'close' });
+    const timer = setTimeout(() => void this.#worker.terminate(), 2_000);
+    await exited;
+    clearTimeout(timer);
+  }
+}
