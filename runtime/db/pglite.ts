@@ -20,6 +20,7 @@ export class PgliteDatabase implements Database {
    * `dataDir` is undefined. `extensions` as PGlite takes them, e.g. `{ vector }` from `@electric-sql/pglite-pgvector`.
    */
   static async open(dataDir?: string, options: { extensions?: Extensions } = {}): Promise<PgliteDatabase> {
+    if (dataDir && !/^[a-z]+:\/\//.test(dataDir)) makeFolder(dataDir);
     const db = await PGlite.create(dataDir, options.extensions ? { extensions: options.extensions } : {});
     return new PgliteDatabase(db, true);
   }
@@ -58,4 +59,14 @@ export class PgliteDatabase implements Database {
   async close(): Promise<void> {
     if (this.#owned && !this.#db.closed) await this.#db.close();
   }
+}
+
+/**
+ * PGlite creates its folder but not the folders above it. Reached through getBuiltinModule rather
+ * than an import, so a browser bundle of this store holds no `node:fs`.
+ */
+function makeFolder(dir: string): void {
+  const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
+  const fs = proc?.getBuiltinModule?.('node:fs') as typeof import('node:fs') | undefined;
+  fs?.mkdirSync(dir, { recursive: true });
 }

@@ -51,7 +51,7 @@ test.after.always(async () => {
 
 /** Runs the example's two phases with `command`, each in a process of its own, on a new PGlite folder. */
 async function startThenResume(command: string, args: string[], cwd: string, label: string) {
-  const env = { ...process.env, DOCKET_DATABASE: `pglite:${join(cwd, `data-${label}`)}`, NODE_OPTIONS: '' };
+  const env = { ...process.env, DOCKET_DATABASE: `pglite:${join(cwd, `data/${label}`)}` /* nested: PGlite makes only the last folder */, NODE_OPTIONS: '' };
   const first = await run(command, [...args, 'start'], { cwd, env, timeout: 60_000 });
   const second = await run(command, [...args, 'resume'], { cwd, env, timeout: 60_000 });
   return { first: first.stdout, second: second.stdout };

@@ -1,0 +1,78 @@
+import test from 'ava';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+import { CHROMIUM_ARGS, ensureChromium } from '../../scripts/ensure-chromium.mjs';
+import { buildBrowserExample } from '../../examples/browser/build.mjs';
+import { serveStatic } from '../../examples/browser/serve.mjs';
+import { backend } from '../helpers/db.js';
+import type { Runtime } from '../../index.js';
+
+/**
+ * examples/browser in headless Chromium (Debian's, driven by playwright-core): the engine bundled by
+ * esbuild, on PGlite in IndexedDB. An order's 2 s timer is armed, the page reloads before it is due,
+ * and the reloaded page sees the timer fire and the charge run. Once per suite run (PGlite pass).
+ */
+const missing = await ensureChromium({ log: () => {} }).then(
+  () => null,
+  (error: Error) => error.message.split('\n')[0]!,
+);
+const browserTest = backend === 'pglite' && missing === null ? test : test.skip;
+const because = missing === null ? '' : ` (skipped: ${missing})`;
+
+browserTest(`a durable timer armed before a reload fires after it, in Chromium on idb://${because}`, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'docket-browser-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const { outdir, warnings } = await buildBrowserExample(join(dir, 'site'));
+  t.deepEqual(warnings, [], 'esbuild bundles the engine for the browser without a warning');
+  const { server, url } = await serveStatic(outdir);
+  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  const context = await chromium.launchPersistentContext(join(dir, 'profile'), {
+    executablePath: await ensureChromium(),
+    headless: true,
+    args: CHROMIUM_ARGS,
+  });
+  t.teardown(() => context.close());
+  const page = context.pages()[0] ?? (await context.newPage());
+  // PGlite failing to load hangs rather than rejects: page errors fail the test at once instead.
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(error.message));
+  page.on('console', (message) => {
+    if (message.type() === 'error') errors.push(message.text());
+  });
+
+  await page.goto(url);
+  await page.waitForSelector('#start:not([disabled])', { timeout: 30_000 });
+  t.is(await page.textContent('#status'), 'ready: 0 order(s) in IndexedDB');
+  await page.click('#start');
+  const order = page.locator('li[data-state="coolingOff"]');
+  await order.waitFor({ timeout: 10_000 });
+  const id = await order.getAttribute('data-id');
+  t.truthy(id);
+
+  // Reload within the cooling-off: nothing of the first page survives but IndexedDB.
+  const reloadedAt = Date.now();
+  await page.reload();
+  await page.waitForSelector('#start:not([disabled])', { timeout: 30_000 });
+  t.is(await page.textContent('#status'), 'ready: 1 order(s) in IndexedDB');
+  const paid = page.locator(`li[data-id="${id}"][data-state="paid"]`);
+  await paid.waitFor({ timeout: 15_000 });
+  t.regex((await paid.textContent()) ?? '', /teapot #1: paid \(charged for teapot #1 \(key [^)]+\)\)/);
+
+  // The timer fired in the reloaded page: its step was applied after the reload began.
+  const history = await page.evaluate((instance) => (window as unknown as { docket: { rt: Runtime } }).docket.rt.history(instance!), id);
+  const fired = history.find((step) => step.event.type === 'xstate.after.2000.order.coolingOff');
+  t.truthy(fired, 'the after event is in the history');
+  t.true(new Date(fired!.at).getTime() >= reloadedAt, `the timer fired after the reload (${String(fired!.at)} vs ${new Date(reloadedAt).toISOString()})`);
+  t.deepEqual(
+    history.map((step) => step.to),
+    ['coolingOff', 'charging', 'paid'],
+  );
+
+  const shot = join(tmpdir(), 'docket-browser-example.png');
+  await page.screenshot({ path: shot });
+  t.log(`screenshot: ${shot}`);
+  t.deepEqual(errors, [], 'no error in the page');
+});
