@@ -145,7 +145,8 @@ export class EffectRunner extends Loop {
     }
     // Held past the attempt's own timeout by one lease, so a hung attempt's lease lapses and another
     // worker may try, but a live one's never does.
-    this.options.leases.hold(effect.idempotencyKey, this.now() + timeoutMs + this.options.leaseMs);
+    await this.options.leases.hold(effect.idempotencyKey, this.now() + timeoutMs + this.options.leaseMs);
+    if (stop.aborted) return; // closed or cancelled while the hold was sent
     // Our own controller and timer rather than AbortSignal.any/timeout: on Node 20 the timeout signal
     // inside any() can be garbage-collected before it fires, and a plain timer can be cleared.
     const attempt = new AbortController();

@@ -9,8 +9,11 @@ import type { EffectQueries } from './queries/effects.js';
  * dead or hung one's lapses within a lease of its deadline.
  */
 export interface LeaseKeeper {
-  /** Renew `key`'s lease until `deadline` (epoch milliseconds), then let it lapse. */
-  hold(key: string, deadline: number): void;
+  /**
+   * Renew `key`'s lease until `deadline` (epoch milliseconds), then let it lapse. Resolves once the
+   * keeper has it: await it before running a service that might block this thread.
+   */
+  hold(key: string, deadline: number): Promise<void>;
   drop(key: string): void;
   close(): Promise<void>;
 }
@@ -54,8 +57,9 @@ export class TimerLeaseKeeper implements LeaseKeeper {
     (this.#timer as { unref?: () => void }).unref?.();
   }
 
-  hold(key: string, deadline: number): void {
+  hold(key: string, deadline: number): Promise<void> {
     this.#leases.set(key, deadline);
+    return Promise.resolve();
   }
 
   drop(key: string): void {

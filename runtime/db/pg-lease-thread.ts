@@ -35,9 +35,12 @@ async function renew() {
 }
 const timer = setInterval(renew, Math.max(workerData.leaseMs / 3, 50));
 parentPort.on('message', (m) => {
-  if (m.type === 'hold') leases.set(m.key, m.deadline);
-  else if (m.type === 'drop') leases.delete(m.key);
-  else if (m.type === 'close') {
+  if (m.type === 'changes') {
+    for (const [key, deadline] of m.changes) {
+      if (deadline === null) leases.delete(key);
+      else leases.set(key, deadline);
+    }
+  } else if (m.type === 'close') {
     clearInterval(timer);
     Promise.resolve(client && client.end()).catch(() => {}).finally(() => parentPort.close());
   }
@@ -47,6 +50,9 @@ parentPort.on('message', (m) => {
 export class ThreadLeaseKeeper implements LeaseKeeper {
   #worker: Worker;
   readonly #leases = new Map<string, number>();
+  /** Holds and drops not yet sent: key -> deadline, or null for a drop. */
+  #changes = new Map<string, number | null>();
+  #sent: Promise<void> | null = null;
   #closed = false;
 
   constructor(
@@ -69,19 +75,35 @@ export class ThreadLeaseKeeper implements LeaseKeeper {
       if (this.#closed) return;
       // Respawn and hand it the leases held so far.
       this.#worker = this.#spawn();
-      for (const [key, deadline] of this.#leases) this.#worker.postMessage({ type: 'hold', key, deadline });
+      this.#worker.postMessage({ type: 'changes', changes: [...this.#leases] });
     });
     return worker;
   }
 
-  hold(key: string, deadline: number): void {
+  hold(key: string, deadline: number): Promise<void> {
     this.#leases.set(key, deadline);
-    this.#worker.postMessage({ type: 'hold', key, deadline });
+    return this.#change(key, deadline);
   }
 
   drop(key: string): void {
     this.#leases.delete(key);
-    this.#worker.postMessage({ type: 'drop', key });
+    void this.#change(key, null);
+  }
+
+  /**
+   * One message per burst rather than one per effect: a claim starts many effects at once, and each
+   * postMessage costs tens of microseconds of this thread. Sent from a microtask, which runs before
+   * the services whose holds it carries (the runner awaits hold() first).
+   */
+  #change(key: string, deadline: number | null): Promise<void> {
+    this.#changes.set(key, deadline);
+    this.#sent ??= Promise.resolve().then(() => {
+      this.#sent = null;
+      const changes = [...this.#changes];
+      this.#changes = new Map();
+      if (!this.#closed) this.#worker.postMessage({ type: 'changes', changes });
+    });
+    return this.#sent;
   }
 
   async close(): Promise<void> {

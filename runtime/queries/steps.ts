@@ -36,30 +36,41 @@ export class StepQueries {
 
   constructor(schema: SchemaName) {
     const t = (name: string) => schema.table(name);
-    // Instances and their inboxes, ordered as they will be applied, in one round trip.
-    const read = `
-      SELECT i.id, i.machine, i.machine_version, i.snapshot, i.status, i.version, i.invocations, i.step_failures, i.parent_id, i.parent_child_id,
+    // An instance's inbox ($1 rows at most), ordered as it will be applied.
+    const inbox = (alias: string) => `
         (SELECT coalesce(json_agg(e), '[]'::json) FROM (
            SELECT ev.id::text AS id, ev.event, ev.timer_id, ev.source_effect, ev.available_at, ev.created_at,
              (SELECT attempts FROM ${t('effects')} f WHERE f.idempotency_key = ev.source_effect) AS attempts
            FROM ${t('events')} ev
-           WHERE ev.instance_id = i.id ORDER BY ev.available_at, ev.id LIMIT $1) e) AS inbox
+           WHERE ev.instance_id = ${alias}.id ORDER BY ev.available_at, ev.id LIMIT $1) e)`;
+    // Instances and their inboxes, in one round trip.
+    const read = `
+      SELECT i.id, i.machine, i.machine_version, i.snapshot, i.status, i.version, i.invocations, i.step_failures, i.parent_id, i.parent_child_id,
+        ${inbox('i')} AS inbox
       FROM ${t('instances')} i`;
-    // Locking and reading are two statements on purpose. A row lock that had to wait, or that found
-    // the row changed since the statement began, yields the row's newest version, while the rest of
-    // the statement (the inbox, the instance read through a join) keeps the statement's older
-    // snapshot: events another step had just consumed would be applied a second time. A second
-    // statement reads after the lock is held, with a snapshot that sees everything committed.
-    this.#claim = `
-      SELECT i.id FROM ${t('instances')} i
-      JOIN unnest($2::text[], $3::int[]) AS known(machine, max_version)
+    // Locking and reading in one statement has a trap. A row lock that had to wait, or that found the
+    // row changed since the statement began, yields the row's newest version, while the rest of the
+    // statement (the inbox) keeps the statement's older snapshot: events another step had just
+    // consumed would be applied a second time. So each locked row also says which version of itself
+    // the snapshot saw (`seen_xmin`, read without a lock) beside the version it locked (`xmin`).
+    // Every write to an inbox updates its instance row in the same transaction (wake_at, version), so
+    // equal versions mean the inbox read is current; only rows that differ are read again, in a second
+    // statement whose snapshot sees everything committed. Under no contention that is one round trip.
+    const locked = (from: string) => `
+      SELECT i.id, i.machine, i.machine_version, i.snapshot, i.status, i.version, i.invocations, i.step_failures, i.parent_id, i.parent_child_id,
+        ${inbox('i')} AS inbox, i.xmin::text AS locked_xmin,
+        (SELECT s.xmin::text FROM ${t('instances')} s WHERE s.id = i.id) AS seen_xmin
+      ${from}`;
+    this.#claim = locked(`
+      FROM ${t('instances')} i
+      JOIN unnest($3::text[], $4::int[]) AS known(machine, max_version)
         ON i.machine = known.machine AND i.machine_version <= known.max_version
-      WHERE i.wake_at <= $1
+      WHERE i.wake_at <= $2
       ORDER BY i.wake_at
-      LIMIT $4
-      FOR NO KEY UPDATE OF i SKIP LOCKED`;
+      LIMIT $5
+      FOR NO KEY UPDATE OF i SKIP LOCKED`);
     // Named instances, waiting for their locks; taken in id order, so two lockers cannot deadlock.
-    this.#lock = `SELECT id FROM ${t('instances')} WHERE id = ANY($1::uuid[]) ORDER BY id FOR NO KEY UPDATE`;
+    this.#lock = locked(`FROM ${t('instances')} i WHERE i.id = ANY($2::uuid[]) ORDER BY i.id FOR NO KEY UPDATE OF i`);
     this.#read = `${read} WHERE i.id = ANY($2::uuid[]) ORDER BY i.id`;
     // Which of these effects this worker still holds, locked until commit (taken after the instances).
     this.#owned = `
@@ -138,20 +149,23 @@ export class StepQueries {
     limit: number,
     inboxLimit: number,
   ): Promise<Claimed[]> {
-    const { rows } = await tx.query<{ id: string }>(this.#claim, [now, filter.names, filter.maxVersions, limit]);
-    return this.#readLocked(tx, rows.map((row) => row.id), inboxLimit);
+    const { rows } = await tx.query<LockedRow>(this.#claim, [inboxLimit, now, filter.names, filter.maxVersions, limit]);
+    return this.#current(tx, rows, inboxLimit);
   }
 
   /** Locks the named instances (waiting for steps that hold them) and reads their inboxes. */
   async lock(tx: Queryable, instanceIds: string[], inboxLimit: number): Promise<Claimed[]> {
-    const { rows } = await tx.query<{ id: string }>(this.#lock, [instanceIds]);
-    return this.#readLocked(tx, rows.map((row) => row.id), inboxLimit);
+    const { rows } = await tx.query<LockedRow>(this.#lock, [inboxLimit, instanceIds]);
+    return this.#current(tx, rows, inboxLimit);
   }
 
-  async #readLocked(tx: Queryable, ids: string[], inboxLimit: number): Promise<Claimed[]> {
-    if (ids.length === 0) return [];
-    const { rows } = await tx.query<ClaimRow>(this.#read, [inboxLimit, ids]);
-    return rows.map(toClaimed);
+  /** Locked rows as claimed, those that changed between the statement's snapshot and the lock read again. */
+  async #current(tx: Queryable, rows: LockedRow[], inboxLimit: number): Promise<Claimed[]> {
+    const stale = rows.filter((row) => row.locked_xmin !== row.seen_xmin).map((row) => row.id);
+    if (stale.length === 0) return rows.map(toClaimed);
+    const { rows: fresh } = await tx.query<ClaimRow>(this.#read, [inboxLimit, stale]);
+    const reread = new Map(fresh.map((row) => [row.id, row]));
+    return rows.map((row) => toClaimed(reread.get(row.id) ?? row));
   }
 
   /** The subset of these effect keys still running under `owner`'s lease, locked until commit. */
@@ -237,6 +251,12 @@ interface ClaimRow {
 export interface Claimed {
   instance: ClaimedInstance;
   inbox: InboxEvent[];
+}
+
+/** A row as the locking statement returns it: which version it locked, and which one its snapshot saw. */
+interface LockedRow extends ClaimRow {
+  locked_xmin: string;
+  seen_xmin: string | null;
 }
 
 function toClaimed(row: ClaimRow): Claimed {
