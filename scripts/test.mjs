@@ -82,13 +82,28 @@ for (const [label, command, args] of [
   if (code !== 0) failed = true;
 }
 
+// Tests that touch no database (adapters, pure machine logic, the diagrams, the chaos checkers) run
+// once, in the PGlite pass; the PostgreSQL pass runs every test that does.
+const BACKEND_FREE = [
+  'test/adapters/**',
+  'test/machines/diagrams*.test.ts',
+  'test/machines/upload.test.ts',
+  'test/runtime/plan.test.ts',
+  'test/runtime/retry.test.ts',
+  'test/chaos/checks.test.ts',
+  'test/server/config-documents.test.ts',
+  // The package as installed (tarball, Bun, Deno, a browser) brings its own PGlite.
+  'test/package/**',
+];
+
 const pglite = await run('suite on PGlite', 'npx', ['ava'], { DOCKET_TEST_BACKEND: 'pglite' });
 count(pglite.out);
 if (pglite.code !== 0) failed = true;
 
 const url = await postgresUrl();
 if (typeof url === 'string') {
-  const postgres = await run(`suite on PostgreSQL (${url.replace(/:[^:@/]*@/, ':***@')})`, 'npx', ['ava'], {
+  const files = ['test/**/*.test.ts', ...BACKEND_FREE.map((glob) => `!${glob}`)];
+  const postgres = await run(`suite on PostgreSQL (${url.replace(/:[^:@/]*@/, ':***@')}; backend-free tests ran once, above)`, 'npx', ['ava', ...files], {
     DOCKET_TEST_BACKEND: 'postgres',
     DATABASE_URL: url,
   });
