@@ -17,6 +17,7 @@ import {
 import { parseInput, webhookQuery } from '../schemas.js';
 
 const WHERE = 'posted to /webhooks/llamaparse?job_id=<docket job id>';
+const PUSH_WITHOUT_JOB = 'a v1 result push names no job: post it to /webhooks/llamaparse?job_id=<docket job id>';
 const ENDED = new Set(['complete', 'failed', 'canceled']);
 
 /**
@@ -47,6 +48,7 @@ export function webhookRoutes(pipeline: Pipeline, options: { signingSecret?: str
       job = await jobOf(pipeline, notice, query.job_id);
     } else {
       // The token names its job: without job_id and token there is nothing to check it against.
+      if (!query.job_id && notice.kind === 'push') throw new HttpError(400, 'INVALID_WEBHOOK', PUSH_WITHOUT_JOB);
       job = query.job_id ? await pipeline.store.job(query.job_id) : null;
       if (!job || !webhookTokenMatches(query.token, job.webhook_token_sha256)) {
         throw new HttpError(401, 'WEBHOOK_TOKEN_INVALID', 'the callback URL\'s token is missing or wrong: post to the URL given to LlamaParse (job_id and token)');
@@ -83,6 +85,6 @@ function read(body: Buffer, contentType: string | undefined): LlamaParseNotice {
 /** The job a signed notice is about: named in our callback URL, or found by LlamaParse's job id. */
 async function jobOf(pipeline: Pipeline, notice: LlamaParseNotice, jobId: string | undefined) {
   if (jobId) return pipeline.store.job(jobId);
-  if (notice.kind === 'push') throw new HttpError(400, 'INVALID_WEBHOOK', `a v1 result push names no job: post it to /webhooks/llamaparse?job_id=<docket job id>`);
+  if (notice.kind === 'push') throw new HttpError(400, 'INVALID_WEBHOOK', PUSH_WITHOUT_JOB);
   return pipeline.store.jobByParseId(notice.remoteJobId);
 }

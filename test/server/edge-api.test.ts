@@ -89,6 +89,7 @@ serial('a database out of reach answers 503 DATABASE_UNAVAILABLE with Retry-Afte
   const refused = () => Promise.reject(Object.assign(new Error('connect ECONNREFUSED 10.11.12.13:5432'), { code: 'ECONNREFUSED' }));
   pipeline.store.jobs = refused;
   pipeline.store.job = refused;
+  pipeline.store.jobFor = refused;
   pipeline.submit = refused;
   for (const [what, response] of [
     ['list', await send(url, 'GET', '/v1/jobs')],
