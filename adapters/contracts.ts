@@ -27,8 +27,11 @@ export type Submitted = { kind: 'done'; document: ParsedDocument } | { kind: 'pe
 export type Polled = { kind: 'pending' } | { kind: 'done'; document: ParsedDocument };
 
 export interface Parser {
-  /** Starts parsing. A remote parser posts to `webhookUrl` when the job changes, where it can. */
-  submit(request: ParseRequest, options: { webhookUrl?: string; signal?: AbortSignal }): Promise<Submitted>;
+  /**
+   * Starts parsing. A remote parser posts to `webhookUrl` when the job changes, where it can, signed
+   * with `webhookSecret` when one is given.
+   */
+  submit(request: ParseRequest, options: { webhookUrl?: string; webhookSecret?: string; signal?: AbortSignal }): Promise<Submitted>;
   /** The state of a job `submit` started; its text is safe for a Postgres text column. */
   poll(jobId: string, options: { signal?: AbortSignal }): Promise<Polled>;
 }

@@ -37,6 +37,8 @@ export interface UploadInput {
   declaredType?: string;
   /** The client's own fields for the job, kept as given. */
   metadata?: Record<string, unknown>;
+  /** Whose job this is (the API key's tenant); absent: 'default'. Carried, never read, by the machine. */
+  tenant?: string;
 }
 
 export interface StageError {

@@ -34,4 +34,11 @@ export interface PipelineConfig {
   OPENAI_EMBEDDING_MODEL: string;
   /** This server's address as LlamaParse can reach it, for webhooks. */
   PUBLIC_URL?: string;
+  /**
+   * Signs LlamaParse's webhooks (LC-Signature, HMAC-SHA256 of the body); unset, each job's callback
+   * URL carries a random token instead.
+   */
+  LLAMA_CLOUD_WEBHOOK_SECRET?: string;
+  /** API keys from the configuration, with their tenants; more live in the api_keys table. */
+  DOCKET_API_KEYS?: { tenant: string; key: string }[];
 }

@@ -24,14 +24,26 @@ import { LocalEmbedder, LocalParser } from '../adapters/local/providers.js';
 import { OpenAIEmbedder } from '../adapters/openai/embedder.js';
 import { DocumentWorkers } from '../adapters/local/workers.js';
 import { pipelineServices, type Providers } from './services.js';
-import { PIPELINE_SCHEMA, PipelineStore } from './store.js';
+import { DEFAULT_TENANT, PIPELINE_SCHEMA, PipelineStore } from './store.js';
+import { ApiKeys, keyDigest } from './api-keys.js';
+
+/**
+ * The runtime's idempotency key of an upload: its content hash within its tenant. The default
+ * tenant keeps the key it had before tenants existed, so jobs from then still dedupe.
+ */
+const uploadKey = (tenant: string, sha256: string) => (tenant === DEFAULT_TENANT ? `sha256:${sha256}` : `tenant:${tenant}:sha256:${sha256}`);
 
 export interface Pipeline {
   runtime: Runtime;
   store: PipelineStore;
   db: Database;
-  /** Stores the bytes and starts a job; the same bytes again return the existing job. */
-  submit(upload: { content: Uint8Array; filename: string; metadata?: Record<string, unknown> }): Promise<{ jobId: string; duplicate: boolean }>;
+  /** The API keys: configured and in the table. */
+  keys: ApiKeys;
+  /**
+   * Stores the bytes and starts a job for `tenant` (default 'default'); the same bytes again from
+   * the same tenant return that tenant's existing job. Another tenant's same bytes are a job of its own.
+   */
+  submit(upload: { content: Uint8Array; filename: string; metadata?: Record<string, unknown>; tenant?: string }): Promise<{ jobId: string; duplicate: boolean }>;
   close(): Promise<void>;
 }
 
@@ -106,11 +118,13 @@ export async function createPipeline(config: PipelineConfig, options: PipelineOp
       machines: { upload: { machine: options.machine ?? uploadMachine, ...UPLOAD_MACHINE_VERSION, onStep: uploadProjection() } },
       services: instrument ? Object.fromEntries(Object.entries(services).map(([name, handler]) => [name, instrument(name, handler)])) : services,
     });
+    const keys = new ApiKeys(db, (config.DOCKET_API_KEYS ?? []).map(({ tenant, key }) => ({ tenant, sha256: keyDigest(key) })));
     return {
       runtime,
       store,
       db,
-      async submit({ content, filename, metadata }) {
+      keys,
+      async submit({ content, filename, metadata, tenant = DEFAULT_TENANT }) {
         const sha256 = createHash('sha256').update(content).digest('hex');
         const proposed = randomUUID();
         // The bytes and the job commit together: a start that fails leaves no file behind. The
@@ -119,8 +133,8 @@ export async function createPipeline(config: PipelineConfig, options: PipelineOp
           await store.within(tx).putFile(sha256, content, new Date(clock.now()));
           return runtime.start(
             'upload',
-            { jobId: proposed, filename, bytes: content.byteLength, sha256, ...(metadata ? { metadata } : {}) },
-            { id: proposed, idempotencyKey: `sha256:${sha256}`, tx },
+            { jobId: proposed, filename, bytes: content.byteLength, sha256, ...(metadata ? { metadata } : {}), ...(tenant === DEFAULT_TENANT ? {} : { tenant }) },
+            { id: proposed, idempotencyKey: uploadKey(tenant, sha256), tx },
           );
         });
         return { jobId, duplicate: jobId !== proposed };
@@ -151,5 +165,6 @@ function providers(config: PipelineConfig, workers: DocumentWorkers): Providers 
       : new LocalEmbedder(workers, config.EMBEDDING_DIMENSIONS),
     chunker: workers,
     publicUrl: config.PUBLIC_URL,
+    webhookSecret: config.LLAMA_CLOUD_WEBHOOK_SECRET,
   };
 }

@@ -1,6 +1,6 @@
 import type { StepHook } from '../index.js';
 import { stageOf, type UploadContext } from '../machines/upload.js';
-import { PIPELINE_SCHEMA } from './store.js';
+import { DEFAULT_TENANT, PIPELINE_SCHEMA } from './store.js';
 
 /**
  * Keeps upload_pipeline.upload_jobs true: runs in every step's transaction of the upload machine,
@@ -11,8 +11,8 @@ import { PIPELINE_SCHEMA } from './store.js';
 export function uploadProjection(): StepHook {
   const sql = `
     INSERT INTO "${PIPELINE_SCHEMA}".upload_jobs AS j (job_id, stage, status, filename, bytes, sha256, media_type, metadata,
-      error, warnings, attempts, chunks, embedded, created_at, updated_at, parse_job_id)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $15, $11, $12, $13, $13, $14)
+      error, warnings, attempts, chunks, embedded, created_at, updated_at, parse_job_id, tenant)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $15, $11, $12, $13, $13, $14, $16)
     ON CONFLICT (job_id) DO UPDATE SET stage = excluded.stage, status = excluded.status, media_type = excluded.media_type,
       parse_job_id = excluded.parse_job_id,
       error = excluded.error, warnings = excluded.warnings, attempts = j.attempts + excluded.attempts, chunks = excluded.chunks,
@@ -35,6 +35,7 @@ export function uploadProjection(): StepHook {
       step.at,
       context.parse.remoteJobId,
       step.results.reduce((failed, result) => failed + Math.max(result.attempts - 1, 0), 0),
+      context.tenant ?? DEFAULT_TENANT,
     ]);
   };
 }

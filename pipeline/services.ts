@@ -7,6 +7,7 @@ import type { Clock, ServiceHandler } from '../index.js';
 import type { ChunkOutput, EmbedBatchOutput, PollParseOutput, SubmitParseOutput, ValidateOutput } from '../machines/upload.js';
 import { guarded } from './service-errors.js';
 import type { PipelineStore } from './store.js';
+import { newWebhookToken, webhookTokenDigest } from './webhook-tokens.js';
 
 export interface PipelineSettings {
   /** Largest accepted upload, bytes. */
@@ -27,6 +28,8 @@ export interface Providers {
   chunker: DocumentWorkers;
   /** Where the parser posts its webhooks; without it jobs are polled only. */
   publicUrl?: string;
+  /** The secret LlamaCloud signs webhooks with; unset, the callback URL carries a per-job token. */
+  webhookSecret?: string;
 }
 
 /**
@@ -58,13 +61,29 @@ export function pipelineServices(store: PipelineStore, settings: PipelineSetting
     return { mediaType };
   };
 
+  /**
+   * Where LlamaParse is to post about a job. Signed (a secret configured): the plain URL, and the
+   * secret for the webhook configuration. Otherwise the URL carries a fresh random token, whose
+   * digest is stored before the upload, so the callback can never arrive before it; a retried
+   * submission that uploads again replaces it (the earlier remote job's callbacks are then refused
+   * and polling finds its result).
+   */
+  const callback = async (jobId: string): Promise<{ webhookUrl?: string; webhookSecret?: string }> => {
+    if (!providers.publicUrl) return {};
+    const url = `${providers.publicUrl.replace(/\/+$/, '')}/webhooks/llamaparse?job_id=${jobId}`;
+    if (providers.webhookSecret) return { webhookUrl: url, webhookSecret: providers.webhookSecret };
+    const token = newWebhookToken();
+    await store.setWebhookToken(jobId, webhookTokenDigest(token));
+    return { webhookUrl: `${url}&token=${token}` };
+  };
+
   const submitParse: ServiceHandler<{ jobId: string; mediaType: string }, SubmitParseOutput> = async ({ input, idempotencyKey, signal }) => {
     // A retried submission reuses the remote job its first attempt started: one upload, one bill.
     const existing = await store.submission(idempotencyKey);
     if (existing) return { remoteJobId: existing };
     const { job, content } = await fileOf(input.jobId);
-    const webhookUrl = providers.publicUrl ? `${providers.publicUrl.replace(/\/+$/, '')}/webhooks/llamaparse?job_id=${input.jobId}` : undefined;
-    const submitted = await providers.parser.submit({ content, filename: job.filename, mediaType: input.mediaType as DocumentType }, { webhookUrl, signal });
+    const webhook = await callback(input.jobId);
+    const submitted = await providers.parser.submit({ content, filename: job.filename, mediaType: input.mediaType as DocumentType }, { ...webhook, signal });
     if (submitted.kind === 'pending') {
       await store.putSubmission(idempotencyKey, input.jobId, submitted.jobId, now());
       return { remoteJobId: submitted.jobId };

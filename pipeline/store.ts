@@ -2,11 +2,15 @@ import type { Queryable } from '../index.js';
 import type { Chunk } from '../adapters/local/chunker.js';
 
 export const PIPELINE_SCHEMA = 'upload_pipeline';
+/** The tenant of every job on a server without API keys, and of jobs from before tenants. */
+export const DEFAULT_TENANT = 'default';
 const t = (name: string) => `"${PIPELINE_SCHEMA}".${name}`;
 
 /** A job as the API shows it. */
 export interface JobRow {
   job_id: string;
+  /** Whose job it is: the tenant of the API key that uploaded it. */
+  tenant: string;
   stage: string;
   status: string;
   filename: string;
@@ -22,6 +26,8 @@ export interface JobRow {
   embedded: number;
   created_at: Date;
   updated_at: Date;
+  /** sha256 (hex) of the token in the job's LlamaParse callback URL; never shown. */
+  webhook_token_sha256: string | null;
 }
 
 export interface ChunkRow {
@@ -60,8 +66,8 @@ export class PipelineStore {
     return rows[0] ? new Uint8Array(Buffer.from(rows[0].content, 'base64')) : null;
   }
 
-  async jobBySha(sha256: string): Promise<JobRow | null> {
-    const { rows } = await this.db.query<JobRow>(`SELECT * FROM ${t('upload_jobs')} WHERE sha256 = $1`, [sha256]);
+  async jobBySha(tenant: string, sha256: string): Promise<JobRow | null> {
+    const { rows } = await this.db.query<JobRow>(`SELECT * FROM ${t('upload_jobs')} WHERE tenant = $1 AND sha256 = $2`, [tenant, sha256]);
     return rows[0] ?? null;
   }
 
@@ -71,21 +77,41 @@ export class PipelineStore {
     return rows[0] ?? null;
   }
 
+  /** Any tenant's job: for the workers, the webhook and operator commands. Routes use `jobFor`. */
   async job(jobId: string): Promise<JobRow | null> {
     const { rows } = await this.db.query<JobRow>(`SELECT * FROM ${t('upload_jobs')} WHERE job_id = $1`, [jobId]);
     return rows[0] ?? null;
   }
 
-  /** Jobs newest first, optionally of one stage; `cursor` is the last job of the previous page. */
-  async jobs(options: { stage?: string; limit: number; cursor?: { createdAt: Date; jobId: string } }): Promise<JobRow[]> {
+  /**
+   * The job `jobId` if it belongs to `tenant`, else null: the one way a route reads a job. Null for
+   * another tenant's job exactly as for no job at all, so both answer 404 and a tenant cannot learn
+   * that another's job id exists.
+   */
+  async jobFor(tenant: string, jobId: string): Promise<JobRow | null> {
+    const { rows } = await this.db.query<JobRow>(`SELECT * FROM ${t('upload_jobs')} WHERE job_id = $1 AND tenant = $2`, [jobId, tenant]);
+    return rows[0] ?? null;
+  }
+
+  /**
+   * Jobs newest first, optionally of one stage; `cursor` is the last job of the previous page.
+   * With `tenant`, only that tenant's jobs (every route passes it); without, every tenant's.
+   */
+  async jobs(options: { tenant?: string; stage?: string; limit: number; cursor?: { createdAt: Date; jobId: string } }): Promise<JobRow[]> {
     const { rows } = await this.db.query<JobRow>(
       `SELECT * FROM ${t('upload_jobs')}
        WHERE ($1::text IS NULL OR stage = $1)
          AND ($2::timestamptz IS NULL OR (created_at, job_id) < ($2, $3::uuid))
+         AND ($5::text IS NULL OR tenant = $5)
        ORDER BY created_at DESC, job_id DESC LIMIT $4`,
-      [options.stage ?? null, options.cursor?.createdAt ?? null, options.cursor?.jobId ?? null, options.limit],
+      [options.stage ?? null, options.cursor?.createdAt ?? null, options.cursor?.jobId ?? null, options.limit, options.tenant ?? null],
     );
     return rows;
+  }
+
+  /** Records the digest of the token a job's next LlamaParse callback URL carries (replacing any earlier one). */
+  async setWebhookToken(jobId: string, tokenSha256: string): Promise<void> {
+    await this.db.query(`UPDATE ${t('upload_jobs')} SET webhook_token_sha256 = $2 WHERE job_id = $1`, [jobId, tokenSha256]);
   }
 
   /** The remote parse job a submission with this key already made, if any. */

@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import express from 'express';
 import { pinoHttp } from 'pino-http';
 import type { Logger } from 'pino';
+import { tenantAuth } from './auth.js';
 import type { Config } from './config.js';
 import { errorHandler, HttpError } from './errors.js';
 import { hostGuard, hostPolicy, originGuard } from './guards.js';
@@ -13,11 +14,16 @@ import { jobRoutes } from './routes/jobs.js';
 import { uploadRoutes } from './routes/uploads.js';
 import { webhookRoutes } from './routes/webhooks.js';
 
+export interface AppOptions {
+  /** Refuse `/v1` requests while no API key exists (a server listening beyond loopback). Default false. */
+  requireKey?: boolean;
+}
+
 /**
  * The HTTP API, built without listening so tests can mount it on port 0. Its `listen()` gives a
  * server that answers unparsable requests with the API's JSON errors (server/http-server.ts).
  */
-export function createApp(pipeline: Pipeline, config: Config, logger: Logger): express.Express {
+export function createApp(pipeline: Pipeline, config: Config, logger: Logger, options: AppOptions = {}): express.Express {
   const app = express();
   app.disable('x-powered-by');
   const policy = hostPolicy(config);
@@ -34,9 +40,10 @@ export function createApp(pipeline: Pipeline, config: Config, logger: Logger): e
   app.use(hostGuard(policy));
   app.use(originGuard(policy));
   app.use(healthRoutes(pipeline, logger));
+  app.use('/v1', tenantAuth(pipeline, { requireKey: options.requireKey }));
   app.use(uploadRoutes(pipeline, { maxFileBytes: config.MAX_UPLOAD_BYTES, idleTimeoutMs: config.UPLOAD_IDLE_TIMEOUT_MS }));
   app.use(jobRoutes(pipeline));
-  app.use(webhookRoutes(pipeline));
+  app.use(webhookRoutes(pipeline, { signingSecret: config.LLAMA_CLOUD_WEBHOOK_SECRET }));
   app.use((req, _res, next) => next(new HttpError(404, 'NOT_FOUND', `no route for ${req.method} ${JSON.stringify(req.path.slice(0, 200))}`)));
   app.use(errorHandler(logger));
   const listen = app.listen.bind(app) as (...args: unknown[]) => Server;

@@ -51,6 +51,26 @@ const schema = z.object({
     .pipe(z.array(z.string().regex(/^(\*|(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+)(:\d{1,5})?)$/, 'each host is name[:port], [ipv6][:port] or *')).optional()),
   /** How long an upload's body may send nothing before it is refused (408), in milliseconds. Default 30000. */
   UPLOAD_IDLE_TIMEOUT_MS: z.coerce.number().int().min(100).default(30_000),
+  /**
+   * API keys, `tenant:key,…`: each key (at least 20 characters, no comma) is accepted as `Authorization:
+   * Bearer <key>` for its tenant. Unset (and no key made by `docket keys create`): the API is open, on loopback only.
+   */
+  DOCKET_API_KEYS: z
+    .string()
+    .optional()
+    .transform((value) => value?.split(',').map((entry) => entry.trim()).filter(Boolean))
+    .pipe(
+      z
+        .array(
+          z
+            .string()
+            .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}:[^\s,]{20,}$/, 'each entry is tenant:key, the tenant 1-64 letters, digits, _ . -, the key at least 20 characters without spaces')
+            .transform((entry) => ({ tenant: entry.slice(0, entry.indexOf(':')), key: entry.slice(entry.indexOf(':') + 1) })),
+        )
+        .optional(),
+    ),
+  /** LlamaCloud's webhook signing secret; set, every webhook must carry a valid LC-Signature. */
+  LLAMA_CLOUD_WEBHOOK_SECRET: z.string().min(16).optional(),
 });
 
 export type Config = z.infer<typeof schema>;
@@ -78,6 +98,8 @@ export function describeConfig(config: Config): Record<string, unknown> {
     DATABASE_URL: maskSecrets(config.DATABASE_URL),
     LLAMA_CLOUD_API_KEY: secret(config.LLAMA_CLOUD_API_KEY),
     OPENAI_API_KEY: secret(config.OPENAI_API_KEY),
+    DOCKET_API_KEYS: config.DOCKET_API_KEYS?.map(({ tenant }) => `${tenant}:***`),
+    LLAMA_CLOUD_WEBHOOK_SECRET: config.LLAMA_CLOUD_WEBHOOK_SECRET ? '***' : undefined,
     parser: config.LLAMA_CLOUD_API_KEY ? 'llamaparse' : 'local',
     embedder: config.OPENAI_API_KEY ? 'openai' : 'local',
   };

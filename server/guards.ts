@@ -27,6 +27,9 @@ const HOST = /^(\[[0-9a-f:.]+\]|[a-z0-9_.-]+)(?::(\d{1,5}))?$/i;
 const LOOPBACK = /^(localhost|127(?:\.\d{1,3}){3}|::1|\[::1\])$/i;
 export const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '[::1]'];
 
+/** Whether a listening address (HOST) is a loopback one. */
+export const isLoopback = (host: string) => LOOPBACK.test(host);
+
 /** `name[:port]` (IPv6 in brackets) as an entry, or null when it is not a host. */
 export function parseHost(value: string): HostEntry | null {
   const match = HOST.exec(value.trim());

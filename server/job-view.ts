@@ -24,9 +24,12 @@ export function jobView(job: JobRow) {
   };
 }
 
-/** The job with its stage history, `[{ stage, at, event }]`, or null when there is no such job. */
-export async function jobWithHistory(pipeline: Pipeline, id: string) {
-  const job = await pipeline.store.job(id);
+/**
+ * The job with its stage history, `[{ stage, at, event }]`, or null when there is no such job (or,
+ * given `tenant`, none of that tenant's: the CLI, an operator's tool, sees every tenant's).
+ */
+export async function jobWithHistory(pipeline: Pipeline, id: string, tenant?: string) {
+  const job = tenant === undefined ? await pipeline.store.job(id) : await pipeline.store.jobFor(tenant, id);
   if (!job) return null;
   const history = (await pipeline.runtime.history(id)).map((entry) => ({ stage: stageOf(entry.to), at: entry.at.toISOString(), event: entry.event.type }));
   return { ...jobView(job), history };

@@ -76,7 +76,11 @@ export const cursorParam = z
     return { createdAt, jobId: match[2]! };
   });
 
-export const webhookQuery = z.object({ job_id: z.uuid({ error: 'job_id must be a uuid' }).optional() });
+export const webhookQuery = z.object({
+  job_id: z.uuid({ error: 'job_id must be a uuid' }).optional(),
+  /** The per-job token of the callback URL (base64url of 32 bytes) when no signing secret is set. */
+  token: z.string().regex(/^[A-Za-z0-9_-]{1,100}$/, 'token is not one this server made').optional(),
+});
 
 /** Parses request input or throws a 400 naming the first bad field. */
 export function parseInput<T>(schema: z.ZodType<T>, value: unknown, code: string): T {

@@ -1,3 +1,10 @@
+table api_keys
+  id uuid not null
+  tenant text not null
+  key_sha256 text not null
+  prefix text not null
+  created_at timestamp with time zone not null
+  revoked_at timestamp with time zone
 table chunks
   job_id uuid not null
   index integer not null
@@ -44,13 +51,19 @@ table upload_jobs
   embedded integer not null default 0
   created_at timestamp with time zone not null
   updated_at timestamp with time zone not null
+  tenant text not null default 'default'::text
+  webhook_token_sha256 text
+constraint :SCHEMA.api_keys api_keys_key_sha256_key UNIQUE (key_sha256)
+constraint :SCHEMA.api_keys api_keys_pkey PRIMARY KEY (id)
 constraint :SCHEMA.chunks chunks_pkey PRIMARY KEY (job_id, index)
 constraint :SCHEMA.documents documents_pkey PRIMARY KEY (job_id)
 constraint :SCHEMA.files files_pkey PRIMARY KEY (sha256)
 constraint :SCHEMA.migrations migrations_pkey PRIMARY KEY (scope, id)
 constraint :SCHEMA.parse_submissions parse_submissions_pkey PRIMARY KEY (idempotency_key)
 constraint :SCHEMA.upload_jobs upload_jobs_pkey PRIMARY KEY (job_id)
-constraint :SCHEMA.upload_jobs upload_jobs_sha256_key UNIQUE (sha256)
+constraint :SCHEMA.upload_jobs upload_jobs_tenant_sha256_key UNIQUE (tenant, sha256)
+index CREATE UNIQUE INDEX api_keys_key_sha256_key ON :SCHEMA.api_keys USING btree (key_sha256)
+index CREATE UNIQUE INDEX api_keys_pkey ON :SCHEMA.api_keys USING btree (id)
 index CREATE UNIQUE INDEX chunks_pkey ON :SCHEMA.chunks USING btree (job_id, index)
 index CREATE UNIQUE INDEX documents_pkey ON :SCHEMA.documents USING btree (job_id)
 index CREATE UNIQUE INDEX files_pkey ON :SCHEMA.files USING btree (sha256)
@@ -59,5 +72,6 @@ index CREATE UNIQUE INDEX parse_submissions_pkey ON :SCHEMA.parse_submissions US
 index CREATE INDEX upload_jobs_created_idx ON :SCHEMA.upload_jobs USING btree (created_at, job_id)
 index CREATE INDEX upload_jobs_parse_job_idx ON :SCHEMA.upload_jobs USING btree (parse_job_id) WHERE (parse_job_id IS NOT NULL)
 index CREATE UNIQUE INDEX upload_jobs_pkey ON :SCHEMA.upload_jobs USING btree (job_id)
-index CREATE UNIQUE INDEX upload_jobs_sha256_key ON :SCHEMA.upload_jobs USING btree (sha256)
 index CREATE INDEX upload_jobs_stage_idx ON :SCHEMA.upload_jobs USING btree (stage, created_at, job_id)
+index CREATE INDEX upload_jobs_tenant_created_idx ON :SCHEMA.upload_jobs USING btree (tenant, created_at, job_id)
+index CREATE UNIQUE INDEX upload_jobs_tenant_sha256_key ON :SCHEMA.upload_jobs USING btree (tenant, sha256)

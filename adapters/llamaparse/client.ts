@@ -4,6 +4,9 @@ import { retryAfterMs } from '../retry-after.js';
 /** A parse job's status, as LlamaParse's v1 API reports it. */
 export type JobStatus = 'PENDING' | 'SUCCESS' | 'ERROR' | 'PARTIAL_SUCCESS' | 'CANCELLED';
 
+/** The events a job's webhook configuration asks for: its ends (the machine polls for the rest). */
+export const PARSE_EVENTS = ['parse.success', 'parse.partial_success', 'parse.error', 'parse.cancelled'];
+
 export interface LlamaParseClientOptions {
   apiKey: string;
   /** Default https://api.cloud.llamaindex.ai. */
@@ -35,11 +38,18 @@ export class LlamaParseClient {
     this.#timeoutMs = options.timeoutMs ?? 60_000;
   }
 
-  /** Starts a parse; LlamaParse posts the result to `webhookUrl` when given. */
-  async upload(content: Uint8Array, filename: string, options: { webhookUrl?: string; signal?: AbortSignal } = {}): Promise<ParsingJob> {
+  /**
+   * Starts a parse. With `webhookUrl` alone, LlamaParse pushes the result there (v1, unsigned); with
+   * `webhookSecret` too, it sends LlamaCloud event webhooks there, signed with the secret
+   * (`LC-Signature: sha256=<hex>`), through a webhook configuration.
+   */
+  async upload(content: Uint8Array, filename: string, options: { webhookUrl?: string; webhookSecret?: string; signal?: AbortSignal } = {}): Promise<ParsingJob> {
     const form = new FormData();
     form.append('file', new Blob([Buffer.from(content)]), filename);
-    if (options.webhookUrl) form.append('webhook_url', options.webhookUrl);
+    if (options.webhookUrl && options.webhookSecret) {
+      const configuration = { webhook_url: options.webhookUrl, webhook_events: PARSE_EVENTS, webhook_output_format: 'json', webhook_signing_secret: options.webhookSecret };
+      form.append('webhook_configurations', JSON.stringify([configuration]));
+    } else if (options.webhookUrl) form.append('webhook_url', options.webhookUrl);
     return this.#request<ParsingJob>('POST', '/api/v1/parsing/upload', form, options.signal);
   }
 

@@ -6,6 +6,7 @@ import { parseLocally } from '../local/parser.js';
 import { z } from 'zod';
 import { FaultQueue, faultList, retryHeaders } from '../mock/faults.js';
 import type { JobStatus } from './client.js';
+import { signLlamaCloudWebhook } from './webhook.js';
 
 
 interface Job {
@@ -15,7 +16,25 @@ interface Job {
   error_message: string | null;
   pages: string[];
   webhookUrl: string | null;
+  /** From `webhook_configurations` (LlamaCloud event webhooks): signed with its secret when it has one. */
+  webhook: WebhookConfiguration | null;
 }
+
+interface WebhookConfiguration {
+  webhook_url: string;
+  webhook_events?: string[];
+  webhook_output_format?: 'string' | 'json';
+  webhook_signing_secret?: string;
+}
+
+const webhookConfigurations = z.array(
+  z.object({
+    webhook_url: z.string(),
+    webhook_events: z.array(z.string()).optional(),
+    webhook_output_format: z.enum(['string', 'json']).optional(),
+    webhook_signing_secret: z.string().optional(),
+  }),
+);
 
 export interface LlamaParseMockOptions {
   /** Keys accepted as `Authorization: Bearer <key>`; empty accepts any non-empty key. */
@@ -43,7 +62,8 @@ const jobScript = z.object({
 /**
  * A local stand-in for LlamaParse's v1 parsing API: upload (multipart `file`, `webhook_url`), job
  * status, markdown/text/json results, FastAPI `{detail}` errors, and the legacy v1 result push to
- * `webhook_url`. It really parses, with the local parser, so results match the document. Faults:
+ * `webhook_url`, or LlamaCloud event webhooks (`webhook_configurations`, signed with LC-Signature
+ * when the configuration has a `webhook_signing_secret`). It really parses, with the local parser, so results match the document. Faults:
  * HTTP 429/5xx through `faults`, job ERROR / PARTIAL_SUCCESS and dropped or duplicated webhooks
  * through `script`.
  */
@@ -84,7 +104,14 @@ export function createLlamaParseMock(options: LlamaParseMockOptions = {}) {
   const upload = async (req: Request, res: express.Response) => {
     const form = await readForm(req);
     if (!form.file) return void res.status(422).json({ detail: [{ loc: ['body', 'file'], msg: 'Field required', type: 'missing' }] });
-    const job: Job = { id: randomUUID(), status: 'PENDING', error_code: null, error_message: null, pages: [], webhookUrl: form.fields.webhook_url || null };
+    let webhook: WebhookConfiguration | null = null;
+    if (form.fields.webhook_configurations) {
+      const parsed = webhookConfigurations.safeParse(JSON.parse(form.fields.webhook_configurations));
+      if (!parsed.success) return void res.status(422).json({ detail: parsed.error.message });
+      // "Currently only the first webhook configuration in the array is used."
+      webhook = parsed.data[0] ?? null;
+    }
+    const job: Job = { id: randomUUID(), status: 'PENDING', error_code: null, error_message: null, pages: [], webhookUrl: form.fields.webhook_url || null, webhook };
     jobs.set(job.id, job);
     setTimeout(() => void finish(job, form.file!), options.processingMs ?? 100);
     res.json({ id: job.id, status: job.status, error_code: null, error_message: null });
@@ -111,6 +138,37 @@ export function createLlamaParseMock(options: LlamaParseMockOptions = {}) {
     }
     if (job.webhookUrl && job.status !== 'ERROR' && script.webhook !== 'drop') {
       for (let i = 0; i < (script.webhook === 'duplicate' ? 2 : 1); i++) await deliver(job);
+    }
+    if (job.webhook && script.webhook !== 'drop') {
+      const event = `parse.${job.status.toLowerCase()}`;
+      if (!job.webhook.webhook_events || job.webhook.webhook_events.includes(event)) {
+        // A duplicate is a retry of the same delivery: the same event, body and signature.
+        const body = eventBody(job, event);
+        for (let i = 0; i < (script.webhook === 'duplicate' ? 2 : 1); i++) await deliverEvent(job.webhook, event, body);
+      }
+    }
+  }
+
+  /** A LlamaCloud event webhook: as an object ("json") or a JSON-encoded string (the default). */
+  function eventBody(job: Job, event: string): string {
+    const payload = { event_id: randomUUID(), event_type: event, timestamp: Date.now() / 1000, data: { id: job.id, job_id: job.id } };
+    return JSON.stringify(job.webhook!.webhook_output_format === 'json' ? payload : JSON.stringify(payload));
+  }
+
+  async function deliverEvent(webhook: WebhookConfiguration, event: string, body: string) {
+    const eventId = (JSON.parse(webhook.webhook_output_format === 'json' ? body : JSON.parse(body)) as { event_id: string }).event_id;
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      'user-agent': 'llamaindex-webhook-service/1.0',
+      'x-webhook-event-id': eventId,
+      'x-webhook-event-type': event,
+      ...(webhook.webhook_signing_secret ? { 'lc-signature': signLlamaCloudWebhook(body, webhook.webhook_signing_secret) } : {}),
+    };
+    try {
+      const response = await fetch(webhook.webhook_url, { method: 'POST', headers, body });
+      deliveries.push({ url: webhook.webhook_url, status: response.status });
+    } catch {
+      deliveries.push({ url: webhook.webhook_url, status: 'error' });
     }
   }
 

@@ -11,7 +11,7 @@ import type { LlamaParseClient } from './client.js';
 export class LlamaParseParser implements Parser {
   constructor(private readonly client: LlamaParseClient) {}
 
-  async submit(request: ParseRequest, options: { webhookUrl?: string; signal?: AbortSignal }): Promise<Submitted> {
+  async submit(request: ParseRequest, options: { webhookUrl?: string; webhookSecret?: string; signal?: AbortSignal }): Promise<Submitted> {
     const job = await this.client.upload(request.content, request.filename, options);
     return { kind: 'pending', jobId: job.id };
   }

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import { nestedDeeperThan, textProblem } from '../json-limits.js';
 
@@ -8,7 +8,7 @@ import { nestedDeeperThan, textProblem } from '../json-limits.js';
  * the v1 API, the parse result itself pushed to the URL we gave it (which carries our job id).
  */
 export type LlamaParseNotice =
-  | { kind: 'event'; remoteJobId: string; status: string; dedupeKey: string }
+  | { kind: 'event'; remoteJobId: string; status: string; dedupeKey: string; /** When LlamaCloud made the event, Unix seconds. */ timestamp?: number }
   | { kind: 'push'; dedupeKey: string };
 
 /** A webhook body can carry a whole parse result (a v1 push), so it may be large, but never deep. */
@@ -75,6 +75,7 @@ export function readLlamaParseWebhook(raw: Uint8Array, contentType: string | und
       remoteJobId: event.data.job_id,
       status: event.event_type.slice('parse.'.length).toUpperCase(),
       dedupeKey: `llamaparse:event:${event.event_id}`,
+      ...(event.timestamp === undefined ? {} : { timestamp: event.timestamp }),
     };
   }
   // A push has no id of its own: the same result delivered twice is the same notice.
@@ -84,6 +85,59 @@ export function readLlamaParseWebhook(raw: Uint8Array, contentType: string | und
   // Field names go into the message only when they are plain words: they are the sender's input.
   const fields = Object.keys(body).slice(0, 5).map((key) => (/^\w{1,40}$/.test(key) ? key : JSON.stringify(key.slice(0, 40)))).join(', ') || 'none';
   throw new WebhookError('INVALID_WEBHOOK', `not a LlamaParse webhook (fields: ${fields}); ${WEBHOOK_EXPECTED}`);
+}
+
+/** The header LlamaCloud signs webhooks in: `LC-Signature: sha256=<hex>`. */
+export const SIGNATURE_HEADER = 'lc-signature';
+
+/**
+ * How far a signed event's `timestamp` may be from now, milliseconds: 5 minutes. LlamaCloud makes
+ * at most 3 attempts, 1, 2 and 4 s apart, each timing out after 30 s, so its last retry leaves
+ * within about 100 s of the event; the rest is room for clock skew.
+ */
+export const SIGNATURE_TOLERANCE_MS = 5 * 60_000;
+
+/** A webhook that is not provably LlamaCloud's, or not fresh: the route answers 401 and changes nothing. */
+export class WebhookAuthError extends Error {
+  constructor(
+    readonly code: 'WEBHOOK_SIGNATURE_MISSING' | 'WEBHOOK_SIGNATURE_INVALID' | 'WEBHOOK_REPLAYED',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'WebhookAuthError';
+  }
+}
+
+/** `sha256=<hex>`: HMAC-SHA256 of `raw` under `secret`, as LlamaCloud sends it in LC-Signature. */
+export function signLlamaCloudWebhook(raw: Uint8Array | string, secret: string): string {
+  return `sha256=${createHmac('sha256', secret).update(raw).digest('hex')}`;
+}
+
+/**
+ * Checks LlamaCloud's signature of a webhook as the vendor documents it: `LC-Signature:
+ * sha256=<hex>`, the HMAC-SHA256 of the raw body (the bytes as received, before any parsing) under
+ * the webhook's signing secret, compared in constant time. Throws WebhookAuthError when it is
+ * missing or wrong.
+ */
+export function verifyLlamaCloudSignature(raw: Uint8Array, header: string | string[] | undefined, secret: string): void {
+  if (header === undefined || header === '') throw new WebhookAuthError('WEBHOOK_SIGNATURE_MISSING', 'the webhook is not signed (no LC-Signature header)');
+  const given = /^sha256=([0-9a-f]{64})$/i.exec(Array.isArray(header) ? (header.length === 1 ? header[0]! : '') : header.trim())?.[1];
+  const expected = createHmac('sha256', secret).update(raw).digest();
+  if (!given || !timingSafeEqual(Buffer.from(given, 'hex'), expected)) throw new WebhookAuthError('WEBHOOK_SIGNATURE_INVALID', 'the webhook signature (LC-Signature) does not match its body');
+}
+
+/**
+ * Refuses a signed event made outside the tolerance window: the signature covers the body and so
+ * its `timestamp`, so an old delivery replayed word for word is refused here. A signed event must
+ * carry one; a v1 result push has none (its replays are refused once the job has ended).
+ */
+export function checkFresh(notice: LlamaParseNotice, nowMs: number, toleranceMs = SIGNATURE_TOLERANCE_MS): void {
+  if (notice.kind !== 'event') return;
+  if (notice.timestamp === undefined) throw new WebhookAuthError('WEBHOOK_REPLAYED', 'a signed event must carry its timestamp');
+  const age = nowMs - notice.timestamp * 1000;
+  if (Math.abs(age) > toleranceMs) {
+    throw new WebhookAuthError('WEBHOOK_REPLAYED', `the event was made ${Math.round(age / 1000)} s from now; at most ${toleranceMs / 1000} s either way is accepted`);
+  }
 }
 
 function parseJson(text: Uint8Array | string): unknown {

@@ -1,11 +1,12 @@
 /**
  * The docket command line: `docket serve | worker | ingest <files…> | status <job_id> |
- * replay <instance_id> | check-deploy`, with help per command and --version. Configuration comes from the environment (server/config.ts).
+ * replay <instance_id> | check-deploy | keys create|list|revoke`, with help per command and --version. Configuration comes from the environment (server/config.ts).
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { checkDeployCommand, type CheckDeployCommandOptions } from './check-deploy.js';
 import { ingest } from './ingest.js';
+import { createKey, listKeys, revokeKey } from './keys.js';
 import { replayCommand, type ReplayCommandOptions } from './replay.js';
 import { EXIT, runCommand } from './run.js';
 import { serve, worker } from './serve.js';
@@ -61,6 +62,22 @@ function program(setCode: (code: number) => void): Command {
     .option('--status <list>', 'statuses to check, comma-separated (active, done, error, stopped)', 'active,error')
     .option('--json', 'print the result as JSON')
     .action(async (options: CheckDeployCommandOptions) => setCode(await runCommand((context) => checkDeployCommand(options, context), { quiet: true })));
+  const keys = cli.command('keys').description('API keys for the HTTP API: create (printed once), list, revoke');
+  keys
+    .command('create')
+    .description('make a key for a tenant and print it; only its sha256 is stored')
+    .argument('<tenant>', 'the tenant the key acts for')
+    .action(async (tenant: string) => setCode(await runCommand((context) => createKey(tenant, context), { quiet: true })));
+  keys
+    .command('list')
+    .description('list the keys (id, tenant, prefix, created, revoked), never the keys themselves')
+    .option('--json', 'print the list as JSON')
+    .action(async (options: { json?: boolean }) => setCode(await runCommand((context) => listKeys(options, context), { quiet: true })));
+  keys
+    .command('revoke')
+    .description('revoke a key by id: refused from the next request on')
+    .argument('<id>', 'the key id, as docket keys list shows it')
+    .action(async (id: string) => setCode(await runCommand((context) => revokeKey(id, context), { quiet: true })));
   return cli;
 }
 

@@ -1,4 +1,5 @@
 import { Router } from 'express';
+import { tenantOf } from '../auth.js';
 import { HttpError } from '../errors.js';
 import { jobView, jobWithHistory } from '../job-view.js';
 import type { Pipeline } from '../../pipeline/index.js';
@@ -14,20 +15,20 @@ export function jobRoutes(pipeline: Pipeline): Router {
   router.get('/v1/jobs', async (req, res) => {
     const query = parse(listQuery, req.query, 'INVALID_QUERY');
     const cursor = query.cursor === undefined ? undefined : parse(cursorParam, query.cursor, 'INVALID_CURSOR');
-    const jobs = await pipeline.store.jobs({ stage: query.stage, limit: query.limit, cursor });
+    const jobs = await pipeline.store.jobs({ tenant: tenantOf(res), stage: query.stage, limit: query.limit, cursor });
     res.json({ jobs: jobs.map(jobView), next_cursor: jobs.length === query.limit ? encodeCursor(jobs.at(-1)!) : null });
   });
 
   router.get('/v1/jobs/:id', async (req, res) => {
     const { id } = parse(jobIdParam, req.params, 'INVALID_JOB_ID');
-    const job = await jobWithHistory(pipeline, id);
+    const job = await jobWithHistory(pipeline, id, tenantOf(res));
     if (!job) throw new HttpError(404, 'JOB_NOT_FOUND', `no job ${id}`);
     res.json(job);
   });
 
   router.get('/v1/jobs/:id/chunks', async (req, res) => {
     const { id } = parse(jobIdParam, req.params, 'INVALID_JOB_ID');
-    if (!(await pipeline.store.job(id))) throw new HttpError(404, 'JOB_NOT_FOUND', `no job ${id}`);
+    if (!(await pipeline.store.jobFor(tenantOf(res), id))) throw new HttpError(404, 'JOB_NOT_FOUND', `no job ${id}`);
     const chunks = await pipeline.store.chunks(id);
     res.json({ chunks: chunks.map(({ index, text, tokens, headers }) => ({ index, text, tokens, headers })) });
   });

@@ -1,5 +1,6 @@
 import { Router } from 'express';
 import { detectType } from '../../adapters/local/file-type.js';
+import { tenantOf } from '../auth.js';
 import { HttpError } from '../errors.js';
 import { readUploadForm, type UploadLimits } from '../multipart.js';
 import type { Pipeline } from '../../pipeline/index.js';
@@ -18,8 +19,9 @@ export function uploadRoutes(pipeline: Pipeline, limits: UploadLimits): Router {
     if (!detectType(form.file.content, form.file.filename)) {
       throw new HttpError(415, 'UNSUPPORTED_TYPE', `${filename} is not a PDF, HTML, Markdown or plain-text file (judged by its content)`);
     }
-    const { jobId, duplicate } = await pipeline.submit({ content: form.file.content, filename: form.file.filename, metadata });
-    const job = await pipeline.store.job(jobId);
+    const tenant = tenantOf(res);
+    const { jobId, duplicate } = await pipeline.submit({ content: form.file.content, filename: form.file.filename, metadata, tenant });
+    const job = await pipeline.store.jobFor(tenant, jobId);
     res
       .status(duplicate ? 200 : 202)
       .location(`/v1/jobs/${jobId}`)

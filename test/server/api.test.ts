@@ -3,6 +3,7 @@ import { failOnLeakedRuntimes } from '../helpers/leaks.js';
 import { corpusDocuments, corpusSerial } from '../helpers/corpus.js';
 import { everyKind, imageOnlyPdf, textPdf, type DocumentCase } from '../fixtures/documents.js';
 import { getJson, startServer, until, upload } from '../helpers/server.js';
+import { webhookToken } from '../helpers/webhook-token.js';
 
 failOnLeakedRuntimes();
 
@@ -76,7 +77,7 @@ serial('job lookups: 404 for unknown, 400 for malformed ids and queries, pages b
   await until(`${url}/v1/jobs?stage=complete`, (body) => body.jobs.length === 3);
 });
 
-serial('the LlamaParse webhook: 400 for a malformed body, 404 for an unknown job, duplicates applied once', async (t) => {
+serial('the LlamaParse webhook: 400 for a malformed body, 401 without the job\'s token, duplicates applied once', async (t) => {
   // No workers: the job waits in queued, so the callback events stay visible in the inbox.
   const { url, pipeline } = await startServer(t, {}, { worker: false });
   const post = async (path: string, body: unknown) => {
@@ -87,19 +88,22 @@ serial('the LlamaParse webhook: 400 for a malformed body, 404 for an unknown job
   t.is(seed.status, 400);
   t.is(seed.body.error.code, 'INVALID_WEBHOOK');
   t.regex(seed.body.error.message, /not a LlamaParse webhook \(fields: test\)/);
-  t.like(await post('/webhooks/llamaparse', { event_id: 'e1', event_type: 'parse.success', data: { job_id: 'lp-unknown' } }), { status: 404 });
+  t.like(await post('/webhooks/llamaparse', { event_id: 'e1', event_type: 'parse.success', data: { job_id: 'lp-unknown' } }), { status: 401, body: { error: { code: 'WEBHOOK_TOKEN_INVALID' } } });
   t.like(await post('/webhooks/llamaparse', { md: '# result' }), { status: 400, body: { error: { code: 'INVALID_WEBHOOK' } } });
 
   const { body: created } = await upload(url, { name: 'a.md', content: '# hello' });
   const event = { event_id: 'evt-1', event_type: 'parse.success', timestamp: 1753985275.1, data: { id: 'lp-1', job_id: 'lp-1' } };
-  const first = await post(`/webhooks/llamaparse?job_id=${created.job_id}`, event);
-  const again = await post(`/webhooks/llamaparse?job_id=${created.job_id}`, event);
+  t.like(await post(`/webhooks/llamaparse?job_id=${created.job_id}`, event), { status: 401 }, 'a local job was never given a token');
+  const token = await webhookToken(pipeline, created.job_id);
+  const hook = `/webhooks/llamaparse?job_id=${created.job_id}&token=${token}`;
+  const first = await post(hook, event);
+  const again = await post(hook, event);
   t.like(first, { status: 200, body: { received: true, job_id: created.job_id } });
   t.like(again, { status: 200, body: { received: true, ignored: 'duplicate' } });
   // The event as a JSON-encoded string (LlamaCloud's "string" output format) is read the same way.
-  const asString = await post(`/webhooks/llamaparse?job_id=${created.job_id}`, JSON.stringify({ ...event, event_id: 'evt-2' }));
+  const asString = await post(hook, JSON.stringify({ ...event, event_id: 'evt-2' }));
   t.is(asString.status, 200);
-  const pushed = await post(`/webhooks/llamaparse?job_id=${created.job_id}`, { md: '# result', txt: 'result', json: [] });
+  const pushed = await post(hook, { md: '# result', txt: 'result', json: [] });
   t.is(pushed.status, 200);
   const { rows } = await pipeline.db.query<{ type: string }>(`SELECT event->>'type' AS type FROM docket.events WHERE instance_id = $1`, [created.job_id]);
   t.deepEqual(rows.map((r) => r.type), ['PARSE_CALLBACK', 'PARSE_CALLBACK', 'PARSE_CALLBACK']);

@@ -7,6 +7,7 @@ import test, { type ExecutionContext } from 'ava';
 import { failOnLeakedRuntimes } from '../helpers/leaks.js';
 import { backend, capturingLogger, freshDatabase } from '../helpers/db.js';
 import { getJson, upload } from '../helpers/server.js';
+import { webhookToken } from '../helpers/webhook-token.js';
 import { assertErrorBody, send, startEdgeServer } from './raw-http.js';
 
 failOnLeakedRuntimes();
@@ -66,7 +67,8 @@ serial('webhooks with NUL, lone surrogates, deep nesting, bad JSON or charset an
   await expect(t, await post(event({}), '', 'application/json; charset=utf-16'), 415, 'UNSUPPORTED_CHARSET', 'UTF-16');
   await expect(t, await post(event({}), '?job_id=nope'), 400, 'INVALID_QUERY', 'a job_id that is not a uuid');
   // Replayed and out of order: the same event twice, then an older one; each committed once, none refused.
-  const ok = (fields: Record<string, unknown>) => post(event({ data: { job_id: 'lp-1' }, ...fields }), `?job_id=${created.job_id}`);
+  const token = await webhookToken(pipeline, created.job_id);
+  const ok = (fields: Record<string, unknown>) => post(event({ data: { job_id: 'lp-1' }, ...fields }), `?job_id=${created.job_id}&token=${token}`);
   t.is((await ok({ event_id: 'e2', event_type: 'parse.success' })).status, 200);
   t.like(JSON.parse((await ok({ event_id: 'e2', event_type: 'parse.success' })).body), { received: true, ignored: 'duplicate' });
   t.is((await ok({ event_id: 'e1', event_type: 'parse.pending' })).status, 200);
@@ -87,6 +89,7 @@ serial('a database out of reach answers 503 DATABASE_UNAVAILABLE with Retry-Afte
   const refused = () => Promise.reject(Object.assign(new Error('connect ECONNREFUSED 10.11.12.13:5432'), { code: 'ECONNREFUSED' }));
   pipeline.store.jobs = refused;
   pipeline.store.job = refused;
+  pipeline.store.jobFor = refused;
   pipeline.submit = refused;
   for (const [what, response] of [
     ['list', await send(url, 'GET', '/v1/jobs')],

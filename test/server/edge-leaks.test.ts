@@ -106,7 +106,7 @@ serial('state-changing requests from another site get 403 JSON; curl-like and sa
   for (const [what, headers] of accepted) t.is((await post(headers)).status, 202, what);
   t.is((await send(url, 'GET', '/v1/jobs', { 'Sec-Fetch-Site': 'cross-site' })).status, 200, 'reads are not refused (CORS keeps their answers from the page)');
   const webhook = await send(url, 'POST', '/webhooks/llamaparse', { 'Content-Type': 'application/json' }, '{"event_id":"e","event_type":"parse.success","data":{"job_id":"lp"}}');
-  t.is(webhook.status, 404, 'LlamaParse sends neither header: its webhook is not refused');
+  t.is(webhook.status, 401, 'LlamaParse sends neither header: its webhook is not refused as cross-site (only as tokenless)');
 });
 
 test('ALLOWED_HOSTS is checked at start', async (t: ExecutionContext) => {

@@ -7,6 +7,7 @@ import test, { type ExecutionContext } from 'ava';
 import fc from 'fast-check';
 import { failOnLeakedRuntimes } from '../helpers/leaks.js';
 import { upload } from '../helpers/server.js';
+import { webhookToken } from '../helpers/webhook-token.js';
 import { checkAlive, checkResponse, deepJson, fuzzParameters, hostileJson, hostileString, Tally } from './fuzz-kit.js';
 import { rawExchange, send, startEdgeServer } from './raw-http.js';
 
@@ -83,6 +84,9 @@ const hostileBody = fc.oneof(
 
 serial('fuzz: webhooks (random, deep, huge, replayed, out of order) never get a 5xx; each distinct delivery is committed once', async (t) => {
   const { server, tally, jobs, uuid, call } = await setUp(t);
+  // The jobs were never submitted to LlamaParse: give each the token its callback URL would carry.
+  const tokens = new Map<string, string>();
+  for (const job of jobs) tokens.set(job, await webhookToken(server.pipeline, job));
   const seen = new Set<string>();
   let committed = 0;
   const modelled = fc.oneof(
@@ -107,7 +111,7 @@ serial('fuzz: webhooks (random, deep, huge, replayed, out of order) never get a 
             continue;
           }
           const body = d.kind === 'event' ? { event_id: `model-${d.id}`, event_type: d.type, data: { job_id: 'lp-fuzz' } } : { md: `model ${d.md}` };
-          const response = await call('POST', `/webhooks/llamaparse?job_id=${d.job}`, { 'Content-Type': 'application/json' }, JSON.stringify(body), what);
+          const response = await call('POST', `/webhooks/llamaparse?job_id=${d.job}&token=${tokens.get(d.job)}`, { 'Content-Type': 'application/json' }, JSON.stringify(body), what);
           // The server's dedupe key: the event's id (whatever its type), or the whole push.
           const key = `${d.job} ${d.kind === 'event' ? d.id : JSON.stringify(body)}`;
           const fresh = !seen.has(key);
