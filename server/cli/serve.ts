@@ -1,5 +1,7 @@
 import { createApp } from '../app.js';
 import { describeConfig } from '../config.js';
+import { processMetrics } from '../metrics.js';
+import { listenForMetrics } from '../metrics-server.js';
 import { guardProcess, openPipeline, runUntilSignal, type CommandContext } from './run.js';
 
 /** `docket serve`: the HTTP API and its workers, until SIGINT or SIGTERM. */
@@ -21,6 +23,17 @@ export async function serve({ config, logger }: CommandContext): Promise<number>
 export async function worker({ config, logger }: CommandContext): Promise<number> {
   guardProcess(logger);
   const pipeline = await openPipeline(config, logger);
-  logger.info({ config: describeConfig(config) }, 'docket worker running');
-  return runUntilSignal(pipeline, logger);
+  let metrics;
+  if (config.METRICS_PORT !== undefined) {
+    try {
+      metrics = await listenForMetrics(processMetrics(pipeline, logger), config.METRICS_PORT, config.HOST, logger);
+    } catch (error) {
+      await pipeline.close();
+      throw error;
+    }
+  }
+  const address = metrics?.address();
+  const metricsUrl = address && typeof address === 'object' ? `http://${config.HOST}:${address.port}/metrics` : undefined;
+  logger.info({ config: describeConfig(config), ...(metricsUrl ? { metrics: metricsUrl } : {}) }, 'docket worker running');
+  return runUntilSignal(pipeline, logger, metrics);
 }
