@@ -1,9 +1,14 @@
 import test from 'ava';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { backend, freshDatabase } from '../helpers/db.js';
 import { createOpenAIMock } from '../../adapters/openai/mock.js';
 import { failOnLeakedRuntimes } from '../helpers/leaks.js';
 import { listen } from '../helpers/listen.js';
 import { scrape } from '../helpers/prometheus.js';
-import { startServer, until, upload } from '../helpers/server.js';
+import { freePort, startServer, until, upload } from '../helpers/server.js';
 
 failOnLeakedRuntimes();
 
@@ -89,4 +94,40 @@ test.serial('/metrics still answers when the job counts cannot be read, with doc
   const back = await scrape(`${url}/metrics`);
   t.is(back.value('docket_database_up'), 1);
   t.is(back.value('docket_jobs', { stage: 'complete' }), 0);
+});
+
+test.serial('docket worker with METRICS_PORT serves /metrics there, and nothing else', async (t) => {
+  let DATABASE_URL: string;
+  if (backend === 'postgres') DATABASE_URL = await freshDatabase(t);
+  else {
+    const dir = mkdtempSync(join(tmpdir(), 'docket-metrics-'));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    DATABASE_URL = `pglite:${dir}`;
+  }
+  const port = await freePort();
+  const cli = new URL('../../bin/docket.js', import.meta.url).pathname;
+  const worker = spawn('node', [cli, 'worker'], { env: { ...process.env, DATABASE_URL, METRICS_PORT: String(port), LOG_LEVEL: 'info' }, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  worker.stderr!.on('data', (chunk) => (stderr += chunk));
+  const exited = new Promise<number | null>((resolve) => worker.once('exit', (code) => resolve(code)));
+  t.teardown(() => void worker.kill('SIGKILL'));
+  const deadline = Date.now() + 60_000;
+  while (!stderr.includes('docket worker running')) {
+    if (worker.exitCode !== null || Date.now() > deadline) throw new Error(`worker did not start (exit ${worker.exitCode}):\n${stderr.slice(-3000)}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  t.regex(stderr, new RegExp(`"metrics":"http://127\\.0\\.0\\.1:${port}/metrics"`), 'the start line says where');
+  const metrics = await scrape(`http://127.0.0.1:${port}/metrics`);
+  t.is(metrics.types.get('docket_steps_total'), 'counter');
+  t.is(metrics.types.get('docket_step_transaction_duration_seconds'), 'histogram');
+  t.is(metrics.value('docket_database_up'), 1);
+  t.is(metrics.value('docket_jobs', { stage: 'complete' }), 0);
+  t.true(metrics.value('process_resident_memory_bytes')! > 0);
+  const other = await fetch(`http://127.0.0.1:${port}/v1/jobs`);
+  t.is(other.status, 404);
+  t.is(((await other.json()) as { error: { code: string } }).error.code, 'NOT_FOUND');
+  const post = await fetch(`http://127.0.0.1:${port}/metrics`, { method: 'POST' });
+  t.is(post.status, 405);
+  worker.kill('SIGTERM');
+  t.is(await exited, 0, 'the metrics listener closes with the worker');
 });
