@@ -128,6 +128,7 @@ export class EffectResults {
     const { db, clock, metrics, runner } = this.options;
     const slots = runner.slots();
     let outcome: { owned: Set<string>; work: AfterCommit };
+    const began = performance.now();
     try {
       outcome = await db.transaction((tx) => this.#applyIn(tx, batch, isolate, clock.now(), slots));
     } catch (error) {
@@ -135,7 +136,7 @@ export class EffectResults {
       throw error;
     }
     slots.commit(outcome.work.adopt);
-    metrics.committed(outcome.work, clock.now());
+    metrics.committed(outcome.work, clock.now(), performance.now() - began);
     for (const ending of batch) ending.resolve(outcome.owned.has(ending.effect.idempotencyKey));
   }
 

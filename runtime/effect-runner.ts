@@ -98,7 +98,7 @@ export class EffectRunner extends Loop {
       const running = this.#running.get(key);
       if (!running) continue;
       this.logger.info(fields(running.effect), 'effect cancelled; aborting its attempt');
-      this.options.metrics.inc('effectsCanceledInFlight');
+      this.options.metrics.effect(running.effect.service, 'canceled');
       running.controller.abort(new DocketError('EFFECT_CANCELED', 'the effect was cancelled'));
     }
   }
@@ -129,7 +129,7 @@ export class EffectRunner extends Loop {
   async #execute(effect: ClaimedEffect, stop: AbortSignal): Promise<void> {
     const { metrics, registry } = this.options;
     const log = this.logger.child(fields(effect));
-    metrics.inc('effectsStarted');
+    metrics.effect(effect.service, 'started');
     if (effect.tookOver) log.warn('took over an effect whose lease expired');
     const service = registry.effectService(effect, this.options.onEmit);
     if (!service) {
@@ -155,6 +155,7 @@ export class EffectRunner extends Loop {
     const timer = setTimeout(() => attempt.abort(new DocketError('EFFECT_TIMEOUT', `attempt timed out after ${timeoutMs} ms`)), timeoutMs);
     const signal = attempt.signal;
     let output: unknown;
+    const began = performance.now();
     try {
       output = await abortable(
         service.handler({
@@ -168,7 +169,9 @@ export class EffectRunner extends Loop {
         }),
         signal,
       );
+      metrics.attempt(effect.service, true, performance.now() - began);
     } catch (error) {
+      metrics.attempt(effect.service, false, performance.now() - began);
       if (stop.aborted) return; // closing (the lease is released) or cancelled (the row says so): not a failed attempt
       const reason = signal.aborted ? new TransientError(`attempt timed out after ${timeoutMs} ms`, { code: 'EFFECT_TIMEOUT', cause: error }) : error;
       return this.#failOrRetry(effect, service, reason, log);
@@ -181,7 +184,7 @@ export class EffectRunner extends Loop {
       { status: 'done', output: output ?? null },
       effect.kind === 'invoke' ? { type: `xstate.done.actor.${effect.childId}`, output: output ?? null } : null,
     );
-    this.#settled(finished, 'effectsSucceeded', log, 'effect done');
+    this.#settled(effect, finished, 'succeeded', log, 'effect done');
   }
 
   async #failOrRetry(effect: ClaimedEffect, service: RegisteredService, error: unknown, log: Logger): Promise<void> {
@@ -196,7 +199,7 @@ export class EffectRunner extends Loop {
       ...attemptLog(effect, info, now, true),
       ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
     });
-    if (kept) this.options.metrics.inc('effectRetries');
+    if (kept) this.options.metrics.effect(effect.service, 'retries');
     log.warn({ err: error, attempt: effect.attempts, retry_in_ms: delay, lease_lost: !kept }, 'effect attempt failed; will retry');
   }
 
@@ -207,16 +210,16 @@ export class EffectRunner extends Loop {
       { status: 'failed', error: info, log: attemptLog(effect, info, this.now(), isTransient(error)) },
       effect.kind === 'invoke' ? { type: `xstate.error.actor.${effect.childId}`, error: { ...info, attempts: effect.attempts } } : null,
     );
-    this.#settled(finished, 'effectsFailed', log, 'effect failed', error);
+    this.#settled(effect, finished, 'failed', log, 'effect failed', error);
   }
 
-  #settled(finished: boolean, counter: 'effectsSucceeded' | 'effectsFailed', log: Logger, message: string, error?: unknown): void {
+  #settled(effect: ClaimedEffect, finished: boolean, outcome: 'succeeded' | 'failed', log: Logger, message: string, error?: unknown): void {
     if (finished) {
-      this.options.metrics.inc(counter);
+      this.options.metrics.effect(effect.service, outcome);
       if (error) log.warn({ err: error }, message);
       else log.debug(message);
     } else {
-      this.options.metrics.inc('effectsCanceledInFlight');
+      this.options.metrics.effect(effect.service, 'canceled');
       log.info('effect result dropped: cancelled meanwhile or lease lost');
     }
   }

@@ -1,12 +1,62 @@
 import type { AfterCommit } from './apply.js';
-import type { LatencySummary, RuntimeMetrics } from './types.js';
+import type { EffectMetrics, HistogramSnapshot, LatencySummary, RuntimeMetrics } from './types.js';
 
 /** Recent samples kept for percentiles; older ones are overwritten. */
 const RESERVOIR = 8192;
 
-/** In-memory counters of one runtime, read by rt.metrics() and, later, the Prometheus endpoint. */
+/**
+ * Bucket bounds of every histogram, milliseconds: from a 1 ms step transaction to the 300 s an
+ * effect attempt may run (effect-runner's default timeout).
+ */
+export const HISTOGRAM_BOUNDS_MS: readonly number[] = Object.freeze([1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, 30_000, 60_000, 300_000]);
+
+/** A histogram with fixed bounds; plain numbers, so the engine stays free of any metrics library. */
+class Histogram {
+  readonly #counts = new Array<number>(HISTOGRAM_BOUNDS_MS.length).fill(0);
+  #count = 0;
+  #sum = 0;
+  #max = 0;
+
+  observe(value: number): void {
+    // Per bucket, not cumulative, so an observation touches one slot; snapshot() sums them up.
+    const bucket = HISTOGRAM_BOUNDS_MS.findIndex((bound) => value <= bound);
+    if (bucket >= 0) this.#counts[bucket]! += 1;
+    this.#count += 1;
+    this.#sum += value;
+    this.#max = Math.max(this.#max, value);
+  }
+
+  snapshot(): HistogramSnapshot {
+    let running = 0;
+    const counts = this.#counts.map((n) => (running += n));
+    return { bounds: HISTOGRAM_BOUNDS_MS, counts, count: this.#count, sum: this.#sum, max: this.#max };
+  }
+}
+
+type EffectCounter = Exclude<keyof EffectMetrics, 'attemptMs'>;
+const EFFECT_COUNTERS = {
+  started: 'effectsStarted',
+  succeeded: 'effectsSucceeded',
+  failed: 'effectsFailed',
+  retries: 'effectRetries',
+  canceled: 'effectsCanceledInFlight',
+} as const satisfies Record<EffectCounter, keyof RuntimeMetrics>;
+
+class ServiceMetrics {
+  readonly counts: Record<EffectCounter, number> = { started: 0, succeeded: 0, failed: 0, retries: 0, canceled: 0 };
+  readonly ok = new Histogram();
+  readonly error = new Histogram();
+
+  snapshot(): EffectMetrics {
+    return { ...this.counts, attemptMs: { ok: this.ok.snapshot(), error: this.error.snapshot() } };
+  }
+}
+
+type Counter = 'steps' | 'eventsApplied' | 'eventsDropped' | 'stepFailures' | 'timersFired' | (typeof EFFECT_COUNTERS)[EffectCounter];
+
+/** In-memory counters of one runtime, read by rt.metrics() (and mapped to Prometheus by the server). */
 export class Metrics {
-  readonly #counters: RuntimeMetrics = {
+  readonly #counters: Record<Counter, number> = {
     steps: 0,
     eventsApplied: 0,
     eventsDropped: 0,
@@ -17,18 +67,20 @@ export class Metrics {
     effectRetries: 0,
     effectsCanceledInFlight: 0,
     timersFired: 0,
-    timerLatenessMs: { count: 0, sum: 0, max: 0 },
-    eventLagMs: { count: 0, sum: 0, max: 0, p50: 0, p99: 0 },
   };
+  readonly #timerLateness = new Histogram();
+  readonly #stepTransaction = new Histogram();
+  readonly #services = new Map<string, ServiceMetrics>();
+  readonly #lag = { count: 0, sum: 0, max: 0 };
   readonly #lagSamples: number[] = [];
 
-  inc(name: Exclude<keyof RuntimeMetrics, 'timerLatenessMs' | 'eventLagMs'>, by = 1): void {
-    this.#counters[name] += by;
-  }
-
-  /** Counts what a step transaction did, once it committed at `committedAt` (epoch ms). */
-  committed(work: AfterCommit, committedAt: number): void {
+  /**
+   * Counts what a step transaction did, once it committed at `committedAt` (epoch ms, the runtime's
+   * clock); `elapsedMs` is its wall time (performance.now(), which a manual clock does not move).
+   */
+  committed(work: AfterCommit, committedAt: number, elapsedMs?: number): void {
     this.#counters.stepFailures += work.failures;
+    if (elapsedMs !== undefined && work.stepped.length > 0) this.#stepTransaction.observe(elapsedMs);
     for (const outcome of work.stepped) {
       this.#counters.steps += 1;
       this.#counters.eventsApplied += outcome.applied.length;
@@ -38,17 +90,26 @@ export class Metrics {
     }
   }
 
+  /** One of `service`'s effects started, succeeded, failed, was retried or cancelled. */
+  effect(service: string, what: EffectCounter): void {
+    this.#service(service).counts[what] += 1;
+    this.#counters[EFFECT_COUNTERS[what]] += 1;
+  }
+
+  /** An attempt of `service` ended after `ms` milliseconds of wall time, returning or throwing. */
+  attempt(service: string, ok: boolean, ms: number): void {
+    const metrics = this.#service(service);
+    (ok ? metrics.ok : metrics.error).observe(ms);
+  }
+
   timerFired(latenessMs: number): void {
     this.#counters.timersFired += 1;
-    const lateness = this.#counters.timerLatenessMs;
-    lateness.count += 1;
-    lateness.sum += latenessMs;
-    lateness.max = Math.max(lateness.max, latenessMs);
+    this.#timerLateness.observe(latenessMs);
   }
 
   /** An event became applicable (sent, or its timer fell due) `ms` milliseconds before its step committed. */
   eventApplied(ms: number): void {
-    const lag = this.#counters.eventLagMs;
+    const lag = this.#lag;
     this.#lagSamples[lag.count % RESERVOIR] = ms;
     lag.count += 1;
     lag.sum += ms;
@@ -58,9 +119,17 @@ export class Metrics {
   snapshot(): RuntimeMetrics {
     return {
       ...this.#counters,
-      timerLatenessMs: { ...this.#counters.timerLatenessMs },
-      eventLagMs: { ...this.#counters.eventLagMs, ...percentiles(this.#lagSamples) },
+      timerLatenessMs: this.#timerLateness.snapshot(),
+      stepTransactionMs: this.#stepTransaction.snapshot(),
+      effects: Object.fromEntries([...this.#services].map(([name, metrics]) => [name, metrics.snapshot()])),
+      eventLagMs: { ...this.#lag, ...percentiles(this.#lagSamples) },
     };
+  }
+
+  #service(name: string): ServiceMetrics {
+    let metrics = this.#services.get(name);
+    if (!metrics) this.#services.set(name, (metrics = new ServiceMetrics()));
+    return metrics;
   }
 }
 

@@ -53,6 +53,7 @@ export class StepLoop extends Loop {
     // savepoint for a while, so the failing instance is found, counted and backed off.
     const isolate = this.#isolatedTurns > 0;
     let work: AfterCommit | null;
+    const began = performance.now();
     try {
       work = await this.#step(isolate);
     } catch (error) {
@@ -77,6 +78,7 @@ export class StepLoop extends Loop {
     const { db, queries, applier, registry, effects, metrics, clock, claimLimit, batchSize } = this.options;
     const slots = effects?.slots();
     let work: AfterCommit | null;
+    const began = performance.now();
     try {
       work = await db.transaction(async (tx) => {
         const now = clock.now();
@@ -89,7 +91,7 @@ export class StepLoop extends Loop {
       throw error;
     }
     slots?.commit(work?.adopt ?? []);
-    if (work) metrics.committed(work, clock.now());
+    if (work) metrics.committed(work, clock.now(), performance.now() - began);
     return work;
   }
 }

@@ -251,12 +251,46 @@ export interface RuntimeMetrics {
   effectsCanceledInFlight: number;
   timersFired: number;
   /** How late timers fired after their due time, milliseconds. */
-  timerLatenessMs: { count: number; sum: number; max: number };
+  timerLatenessMs: HistogramSnapshot;
+  /**
+   * Wall time of each step transaction that applied something (a claimed batch, or a batch of
+   * effect results), from asking the pool for a connection to the commit, milliseconds.
+   */
+  stepTransactionMs: HistogramSnapshot;
+  /** Effects by service name (`src`): counts, and the wall time of each attempt. */
+  effects: Record<string, EffectMetrics>;
   /**
    * From an event becoming applicable (its send committed, or its timer due) to the commit of the
    * step that applied it, milliseconds. Percentiles over the last 8192 events.
    */
   eventLagMs: LatencySummary;
+}
+
+/**
+ * Observations counted into fixed buckets, as Prometheus histograms do. `counts[i]` is the number of
+ * observations at or below `bounds[i]` (cumulative); `count` includes those above the last bound.
+ */
+export interface HistogramSnapshot {
+  /** Upper bounds of the buckets, ascending, in the histogram's unit (milliseconds here). */
+  bounds: readonly number[];
+  /** Cumulative: observations at or below each bound. */
+  counts: number[];
+  count: number;
+  sum: number;
+  max: number;
+}
+
+/** What one service's effects did since the runtime started. */
+export interface EffectMetrics {
+  started: number;
+  succeeded: number;
+  failed: number;
+  /** Attempts that failed transiently and were scheduled again. */
+  retries: number;
+  /** Attempts cancelled while running, or whose result was dropped (cancelled meanwhile, lease lost). */
+  canceled: number;
+  /** Wall time of each attempt that ended (returned or threw), milliseconds, by outcome. */
+  attemptMs: { ok: HistogramSnapshot; error: HistogramSnapshot };
 }
 
 export interface LatencySummary {

@@ -8,9 +8,11 @@ import { errorHandler, HttpError } from './errors.js';
 import { hostGuard, hostPolicy, originGuard } from './guards.js';
 import { answerClientErrors } from './http-server.js';
 import type { Pipeline } from '../pipeline/index.js';
+import { processMetrics } from './metrics.js';
 import { logSerializers } from './redact.js';
 import { healthRoutes } from './routes/health.js';
 import { jobRoutes } from './routes/jobs.js';
+import { metricsRoutes } from './routes/metrics.js';
 import { uploadRoutes } from './routes/uploads.js';
 import { webhookRoutes } from './routes/webhooks.js';
 
@@ -37,9 +39,12 @@ export function createApp(pipeline: Pipeline, config: Config, logger: Logger, op
       customLogLevel: (_req, res, error) => (error || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
     }),
   );
+  const metrics = processMetrics(pipeline, logger);
+  app.use(metrics.http);
   app.use(hostGuard(policy));
   app.use(originGuard(policy));
   app.use(healthRoutes(pipeline, logger));
+  app.use(metricsRoutes(metrics));
   app.use('/v1', tenantAuth(pipeline, { requireKey: options.requireKey }));
   app.use(uploadRoutes(pipeline, { maxFileBytes: config.MAX_UPLOAD_BYTES, idleTimeoutMs: config.UPLOAD_IDLE_TIMEOUT_MS }));
   app.use(jobRoutes(pipeline));

@@ -26,6 +26,8 @@ const schema = z.object({
   PUBLIC_URL: z.url().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   WORKER_CONCURRENCY: z.coerce.number().int().positive().default(2),
+  /** `docket worker` serves GET /metrics on this port (at HOST) when set; `serve` has it on PORT. */
+  METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   /** How long `serve` and `worker` wait for an unreachable database at start, milliseconds. */
   DATABASE_WAIT_MS: z.coerce.number().int().nonnegative().default(60_000),
   /** Worker threads that parse, chunk and embed locally, off the main thread; default one a core. */

@@ -2,6 +2,8 @@ import { createApp } from '../app.js';
 import type { Logger } from 'pino';
 import { describeConfig, type Config } from '../config.js';
 import { isLoopback } from '../guards.js';
+import { processMetrics } from '../metrics.js';
+import { listenForMetrics } from '../metrics-server.js';
 import type { Pipeline } from '../../pipeline/index.js';
 import { guardProcess, openPipeline, runUntilSignal, type CommandContext } from './run.js';
 
@@ -39,6 +41,17 @@ export async function listenAddress(pipeline: Pipeline, config: Config, logger: 
 export async function worker({ config, logger }: CommandContext): Promise<number> {
   guardProcess(logger);
   const pipeline = await openPipeline(config, logger);
-  logger.info({ config: describeConfig(config) }, 'docket worker running');
-  return runUntilSignal(pipeline, logger);
+  let metrics;
+  if (config.METRICS_PORT !== undefined) {
+    try {
+      metrics = await listenForMetrics(processMetrics(pipeline, logger), config.METRICS_PORT, config.HOST, logger);
+    } catch (error) {
+      await pipeline.close();
+      throw error;
+    }
+  }
+  const address = metrics?.address();
+  const metricsUrl = address && typeof address === 'object' ? `http://${config.HOST}:${address.port}/metrics` : undefined;
+  logger.info({ config: describeConfig(config), ...(metricsUrl ? { metrics: metricsUrl } : {}) }, 'docket worker running');
+  return runUntilSignal(pipeline, logger, metrics);
 }

@@ -29,6 +29,14 @@ test('metrics count steps, effects and events', async (t) => {
   await rt.waitFor(id, (s) => s.status === 'done');
   await eventually(() => rt.metrics().effectsSucceeded === 1);
   t.like(rt.metrics(), { steps: 1, eventsApplied: 1, effectsStarted: 1, effectsSucceeded: 1, effectsFailed: 0 });
+  // Per service, with the attempt's wall time in fixed buckets (cumulative, ending at the count).
+  const { effects, stepTransactionMs } = rt.metrics();
+  t.like(effects.work, { started: 1, succeeded: 1, failed: 0, retries: 0, canceled: 0 });
+  t.like(effects.work!.attemptMs, { ok: { count: 1 }, error: { count: 0 } });
+  t.is(stepTransactionMs.count, 1, 'one transaction applied the result');
+  t.true(stepTransactionMs.sum > 0);
+  t.deepEqual(stepTransactionMs.counts, [...stepTransactionMs.counts].sort((a, b) => a - b));
+  t.true(stepTransactionMs.counts.at(-1)! <= stepTransactionMs.count);
 });
 
 test('a step whose hook keeps failing is retried with backoff, then parked in error with its events kept', async (t) => {
