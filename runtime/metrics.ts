@@ -6,7 +6,7 @@ const RESERVOIR = 8192;
 
 /** In-memory counters of one runtime, read by rt.metrics() and, later, the Prometheus endpoint. */
 export class Metrics {
-  readonly #counters: RuntimeMetrics = {
+  readonly #counters: Omit<RuntimeMetrics, 'subscriptions'> = {
     steps: 0,
     eventsApplied: 0,
     eventsDropped: 0,
@@ -22,7 +22,7 @@ export class Metrics {
   };
   readonly #lagSamples: number[] = [];
 
-  inc(name: Exclude<keyof RuntimeMetrics, 'timerLatenessMs' | 'eventLagMs'>, by = 1): void {
+  inc(name: Exclude<keyof RuntimeMetrics, 'timerLatenessMs' | 'eventLagMs' | 'subscriptions'>, by = 1): void {
     this.#counters[name] += by;
   }
 
@@ -55,7 +55,7 @@ export class Metrics {
     lag.max = Math.max(lag.max, ms);
   }
 
-  snapshot(): RuntimeMetrics {
+  snapshot(): Omit<RuntimeMetrics, 'subscriptions'> {
     return {
       ...this.#counters,
       timerLatenessMs: { ...this.#counters.timerLatenessMs },

@@ -264,7 +264,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       await controls.stop(id, reason);
     },
 
-    metrics: () => metrics.snapshot(),
+    metrics: () => ({ ...metrics.snapshot(), subscriptions: subscriptions.size }),
     wake: wakeAll,
 
     async close() {

@@ -262,6 +262,8 @@ export interface RuntimeMetrics {
    * step that applied it, milliseconds. Percentiles over the last 8192 events.
    */
   eventLagMs: LatencySummary;
+  /** Instances this process has subscribers on right now (`subscribe`, `waitFor`): a gauge, not a count. */
+  subscriptions: number;
 }
 
 export interface LatencySummary {
