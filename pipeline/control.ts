@@ -43,7 +43,7 @@ export async function cancelJob(pipeline: Pipeline, jobId: string, reason = 'can
   const state = await instance(pipeline, jobId);
   const stage = stageOf(state.value);
   if (state.status !== 'active' || stage === 'complete' || stage === 'canceled') {
-    throw new JobStateError('JOB_FINISHED', jobId, stage, `job ${jobId} is ${stage}${state.status === 'active' ? '' : ` (${state.status})`}; there is nothing to cancel`);
+    throw new JobStateError('JOB_FINISHED', jobId, stage, `job ${jobId} is ${stage}${state.status === 'active' || stage !== 'failed' ? '' : ` (${state.status}: failed was final then)`}; there is nothing to cancel`);
   }
   const sent = await pipeline.runtime.send(jobId, { type: 'CANCEL', reason });
   // It finished between the read and the send: the send found no active instance.
