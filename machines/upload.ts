@@ -36,7 +36,9 @@ export const SETTLED_STAGES: readonly UploadStage[] = ['complete', 'failed', 'ca
 
 /** Whether a job in this state has stopped moving by itself: a settled stage, or an instance no longer active. */
 export function isSettled(state: { value: unknown; status: string }): boolean {
-  return state.status !== 'active' || SETTLED_STAGES.includes(stageOf(state.value));
+  // The state's own name, not stageOf's: a state another machine version names is not `failed`.
+  const top = typeof state.value === 'string' ? state.value : Object.keys(state.value as object)[0];
+  return state.status !== 'active' || (SETTLED_STAGES as readonly string[]).includes(top ?? '');
 }
 
 export interface UploadInput {
