@@ -184,7 +184,51 @@ export const machine = createMachine(
         "type": "final"
       },
       "failed": {
-        "type": "final"
+        "on": {
+          "RETRY": [
+            {
+              "guard": {
+                "type": "failedValidating"
+              },
+              "target": "queued",
+              "actions": {
+                "type": "clearError"
+              }
+            },
+            {
+              "guard": {
+                "type": "failedParsing"
+              },
+              "target": "job_validated",
+              "actions": [
+                {
+                  "type": "clearError"
+                },
+                {
+                  "type": "resetParse"
+                }
+              ]
+            },
+            {
+              "guard": {
+                "type": "failedChunking"
+              },
+              "target": "chunking",
+              "actions": {
+                "type": "clearError"
+              }
+            },
+            {
+              "guard": {
+                "type": "failedEmbedding"
+              },
+              "target": "embedding",
+              "actions": {
+                "type": "clearError"
+              }
+            }
+          ]
+        }
       },
       "canceled": {
         "type": "final"
@@ -200,9 +244,15 @@ export const machine = createMachine(
       assignMediaType: () => {},
       assignParse: () => {},
       assignParseAndWarnings: () => {},
+      clearError: () => {},
       recordError: () => {},
+      resetParse: () => {},
     },
     guards: {
+      failedChunking: () => false,
+      failedEmbedding: () => false,
+      failedParsing: () => false,
+      failedValidating: () => false,
       moreToEmbed: () => false,
       noChunks: () => false,
       parseDone: () => false,

@@ -5,14 +5,14 @@ import { assign, fromPromise, setup } from 'xstate';
  * an invoked service the runtime runs durably (adapters provide them), every wait a durable timer.
  *
  *   queued -> job_validated -> parsing -> parsed -> chunking -> chunked -> embedding -> embedded -> complete
- *   (any stage) -> failed | canceled
+ *   (any stage) -> failed | canceled;  failed -- RETRY --> the stage that failed
  *
  * The "-ed" stages are checkpoints: each is left by a zero-delay timer, so it is a step of its own
  * in the journal and the stage projection. Guards are named functions, so the diagrams and the
  * Stately visualizer and inspector show what each branch means.
  */
 
-/** The stages, in order; `failed` and `canceled` end a job early. */
+/** The stages, in order; `failed` and `canceled` end a job early (`failed` until a RETRY). */
 export const UPLOAD_STAGES = [
   'queued',
   'job_validated',
@@ -27,6 +27,19 @@ export const UPLOAD_STAGES = [
   'canceled',
 ] as const;
 export type UploadStage = (typeof UPLOAD_STAGES)[number];
+
+/**
+ * Stages where a job stops moving by itself: `complete` and `canceled` are final; `failed` waits
+ * for a RETRY (or a CANCEL) and so is not a final state of the machine, but nothing runs in it.
+ */
+export const SETTLED_STAGES: readonly UploadStage[] = ['complete', 'failed', 'canceled'];
+
+/** Whether a job in this state has stopped moving by itself: a settled stage, or an instance no longer active. */
+export function isSettled(state: { value: unknown; status: string }): boolean {
+  // The state's own name, not stageOf's: a state another machine version names is not `failed`.
+  const top = typeof state.value === 'string' ? state.value : Object.keys(state.value as object)[0];
+  return state.status !== 'active' || (SETTLED_STAGES as readonly string[]).includes(top ?? '');
+}
 
 export interface UploadInput {
   jobId: string;
@@ -65,6 +78,8 @@ export interface UploadContext extends UploadInput {
 
 export type UploadEvent =
   | { type: 'CANCEL'; reason?: string }
+  /** From `failed`: run the stage that failed again, keeping every stage finished before it. */
+  | { type: 'RETRY' }
   /** The parser says a job changed status (a webhook); the machine polls at once instead of waiting. */
   | { type: 'PARSE_CALLBACK'; remoteJobId: string; status?: string };
 
@@ -130,6 +145,10 @@ export const uploadMachine = setup({
   actions: {
     /** Records where and why the job failed. */
     recordError: assign((_, params: { stage: UploadStage; error: unknown }) => ({ error: stageError(params.stage, params.error) })),
+    /** A retry starts its stage with no error recorded. */
+    clearError: assign({ error: null }),
+    /** A parse submitted again starts with no remote job and no polls. */
+    resetParse: assign({ parse: ({ context }) => ({ ...context.parse, remoteJobId: null, polls: 0 }) }),
   },
   delays: {
     pollDelay: ({ context }) => pollDelayMs(context.parse.polls),
@@ -259,7 +278,43 @@ export const uploadMachine = setup({
     },
     embedded: { after: { 0: 'complete' } },
     complete: { type: 'final' },
-    failed: { type: 'final' },
+    // Not final: a RETRY goes back to the stage that failed. Stages before it are not run again:
+    // their results are in the context and the pipeline's tables. A failed parse (its submission,
+    // a poll, or the timeout) is retried from its submission, since the remote parse job is spent.
+    failed: {
+      on: {
+        RETRY: [
+          {
+            guard: function failedValidating({ context }) {
+              return context.error?.stage === 'queued';
+            },
+            target: 'queued',
+            actions: 'clearError',
+          },
+          {
+            guard: function failedParsing({ context }) {
+              return context.error?.stage === 'job_validated' || context.error?.stage === 'parsing';
+            },
+            target: 'job_validated',
+            actions: ['clearError', 'resetParse'],
+          },
+          {
+            guard: function failedChunking({ context }) {
+              return context.error?.stage === 'chunking';
+            },
+            target: 'chunking',
+            actions: 'clearError',
+          },
+          {
+            guard: function failedEmbedding({ context }) {
+              return context.error?.stage === 'embedding';
+            },
+            target: 'embedding',
+            actions: 'clearError',
+          },
+        ],
+      },
+    },
     canceled: { type: 'final' },
   },
 });

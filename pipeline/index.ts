@@ -48,10 +48,12 @@ export interface Pipeline {
 }
 
 /**
- * Version 2 counts embedded chunks from the rows (version 1 summed batch outputs). Snapshots of
- * version 1 have the same shape, so it steps them as they are.
+ * Version 3: `failed` is no longer final; RETRY goes back to the stage that failed. Version 2
+ * counts embedded chunks from the rows (version 1 summed batch outputs). Snapshots of versions 1 and
+ * 2 have the same shape and state names, so version 3 steps them as they are; but one that reached
+ * `failed` under them is done (a final state then) and cannot be retried.
  */
-const UPLOAD_MACHINE_VERSION = { version: 2, compatibleVersions: [1] };
+const UPLOAD_MACHINE_VERSION = { version: 3, compatibleVersions: [1, 2] };
 
 export { MIGRATIONS as PIPELINE_MIGRATIONS } from './sql/migrations.js';
 

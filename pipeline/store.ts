@@ -114,6 +114,27 @@ export class PipelineStore {
     await this.db.query(`UPDATE ${t('upload_jobs')} SET webhook_token_sha256 = $2 WHERE job_id = $1`, [jobId, tokenSha256]);
   }
 
+  /**
+   * Deletes a job's rows: its chunks, parsed document, parse submissions, the job itself, and its
+   * bytes unless another job holds the same content. Says whether the bytes went.
+   */
+  async deleteJob(jobId: string, sha256: string): Promise<{ bytesDeleted: boolean }> {
+    const { rows } = await this.db.query<{ bytes_deleted: boolean }>(
+      `WITH c AS (DELETE FROM ${t('chunks')} WHERE job_id = $1),
+       d AS (DELETE FROM ${t('documents')} WHERE job_id = $1),
+       p AS (DELETE FROM ${t('parse_submissions')} WHERE job_id = $1),
+       j AS (DELETE FROM ${t('upload_jobs')} WHERE job_id = $1),
+       f AS (
+         DELETE FROM ${t('files')} WHERE sha256 = $2
+           AND NOT EXISTS (SELECT 1 FROM ${t('upload_jobs')} WHERE sha256 = $2 AND job_id <> $1)
+         RETURNING 1
+       )
+       SELECT EXISTS (SELECT 1 FROM f) AS bytes_deleted`,
+      [jobId, sha256],
+    );
+    return { bytesDeleted: rows[0]?.bytes_deleted ?? false };
+  }
+
   /** The remote parse job a submission with this key already made, if any. */
   async submission(idempotencyKey: string): Promise<string | null> {
     const { rows } = await this.db.query<{ remote_job_id: string }>(`SELECT remote_job_id FROM ${t('parse_submissions')} WHERE idempotency_key = $1`, [idempotencyKey]);
@@ -129,7 +150,8 @@ export class PipelineStore {
 
   async putDocument(jobId: string, markdown: string, pages: number, now: Date): Promise<void> {
     await this.db.query(
-      `INSERT INTO ${t('documents')} (job_id, markdown, pages, created_at) VALUES ($1, $2, $3, $4)
+      `INSERT INTO ${t('documents')} (job_id, markdown, pages, created_at)
+       SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM ${t('upload_jobs')} WHERE job_id = $1)
        ON CONFLICT (job_id) DO UPDATE SET markdown = excluded.markdown, pages = excluded.pages`,
       [jobId, markdown, pages, now],
     );
@@ -152,6 +174,7 @@ export class PipelineStore {
        INSERT INTO ${t('chunks')} AS c (job_id, index, text, tokens, headers, "offset", created_at)
        SELECT $1, n.index, n.text, n.tokens, n.headers, n.offset, $3
        FROM jsonb_to_recordset($2::jsonb) AS n(index int, text text, tokens int, headers jsonb, "offset" int)
+       WHERE EXISTS (SELECT 1 FROM ${t('upload_jobs')} WHERE job_id = $1) -- a late attempt of a deleted job writes nothing
        ON CONFLICT (job_id, index) DO UPDATE SET text = excluded.text, tokens = excluded.tokens, headers = excluded.headers,
          "offset" = excluded."offset",
          embedding = CASE WHEN c.text = excluded.text THEN c.embedding END`,

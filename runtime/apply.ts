@@ -184,6 +184,10 @@ export class StepApplier {
     const ended = options.ended ?? [];
     if (writes.length === 0 && ended.length === 0) return;
     await queries.write(tx, writes, ended, at);
+    // An invocation whose state was left (a CANCEL, a timeout) is cancelled in the write; its attempt,
+    // wherever it runs, is told to stop once this commits. One statement, only when there are any.
+    const canceled = writes.flatMap((write) => write.outcome.canceledEffects);
+    if (canceled.length > 0) await this.options.control.announceCancel(tx, canceled);
     await this.#afterWrite(tx, writes, at);
     await this.#family(tx, writes, now, options.slots, work);
   }

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Clock } from './clock.js';
-import type { Database } from './db/database.js';
+import type { Database, Transaction } from './db/database.js';
 import { ConfigError, InstanceNotFoundError, InstanceStateError } from './errors.js';
 import { CHILD_MARKER } from './plan.js';
 import type { ControlQueries } from './queries/control.js';
@@ -86,6 +86,23 @@ export class Controls {
       return invoked.length + children.length;
     });
     return { canceled };
+  }
+
+  /**
+   * Deletes the instance, its children and all their records (journal, inbox, effects). Attempts
+   * still running anywhere are told to stop, and their late results find nothing to apply. Inside
+   * `tx` when given, so it commits with the caller's own deletes.
+   */
+  async remove(id: string, tx?: Transaction): Promise<void> {
+    const run = async (on: Transaction) => {
+      const locked = await this.queries.lock(on, id);
+      if (!locked) throw new InstanceNotFoundError(id);
+      const keys = await this.family.stopTree(on, [id], 'removed', new Date(this.clock.now()));
+      await this.queries.announceCancel(on, keys);
+      await this.queries.remove(on, id);
+    };
+    if (tx) await run(tx);
+    else await this.db.transaction(run);
   }
 
   /** Stops the instance where it is: no more steps, timers and queued events dropped, effects cancelled. */

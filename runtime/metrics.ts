@@ -116,7 +116,7 @@ export class Metrics {
     lag.max = Math.max(lag.max, ms);
   }
 
-  snapshot(): RuntimeMetrics {
+  snapshot(): Omit<RuntimeMetrics, 'subscriptions'> {
     return {
       ...this.#counters,
       timerLatenessMs: this.#timerLateness.snapshot(),

@@ -252,13 +252,19 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       return controls.cancel(id, reason);
     },
 
+    async remove(id, removeOptions = {}) {
+      assertOpen();
+      if (!uuidSchema.safeParse(id).success) throw new InstanceNotFoundError(id);
+      await controls.remove(id, removeOptions.tx);
+    },
+
     async stop(id, reason) {
       assertOpen();
       if (!uuidSchema.safeParse(id).success) throw new InstanceNotFoundError(id);
       await controls.stop(id, reason);
     },
 
-    metrics: () => metrics.snapshot(),
+    metrics: () => ({ ...metrics.snapshot(), subscriptions: subscriptions.size }),
     wake: wakeAll,
 
     async close() {

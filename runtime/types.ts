@@ -203,6 +203,11 @@ export interface SendOptions {
   tx?: Transaction;
 }
 
+export interface RemoveOptions {
+  /** Delete inside this open transaction, with the caller's own writes. */
+  tx?: Transaction;
+}
+
 export interface SendResult {
   /** False when the event was a duplicate or the instance is no longer active. */
   accepted: boolean;
@@ -264,6 +269,8 @@ export interface RuntimeMetrics {
    * step that applied it, milliseconds. Percentiles over the last 8192 events.
    */
   eventLagMs: LatencySummary;
+  /** Instances this process has subscribers on right now (`subscribe`, `waitFor`): a gauge, not a count. */
+  subscriptions: number;
 }
 
 /**
@@ -330,6 +337,11 @@ export interface Runtime {
   cancel(id: string, reason?: string): Promise<CancelResult>;
   /** Stops the instance where it is: no more steps; its timers and queued events are dropped, its effects cancelled. */
   stop(id: string, reason?: string): Promise<void>;
+  /**
+   * Deletes the instance with its children, journal, inbox and effects, whatever its status; running
+   * attempts are aborted wherever they run. InstanceNotFoundError when there is none.
+   */
+  remove(id: string, options?: RemoveOptions): Promise<void>;
   metrics(): RuntimeMetrics;
   /** Wakes the worker loops now (after moving a manual clock, say). */
   wake(): void;

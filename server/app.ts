@@ -11,6 +11,8 @@ import type { Pipeline } from '../pipeline/index.js';
 import { processMetrics } from './metrics.js';
 import { logSerializers } from './redact.js';
 import { healthRoutes } from './routes/health.js';
+import { controlRoutes } from './routes/control.js';
+import { eventRoutes } from './routes/events.js';
 import { jobRoutes } from './routes/jobs.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { uploadRoutes } from './routes/uploads.js';
@@ -48,6 +50,7 @@ export function createApp(pipeline: Pipeline, config: Config, logger: Logger, op
   app.use('/v1', tenantAuth(pipeline, { requireKey: options.requireKey }));
   app.use(uploadRoutes(pipeline, { maxFileBytes: config.MAX_UPLOAD_BYTES, idleTimeoutMs: config.UPLOAD_IDLE_TIMEOUT_MS }));
   app.use(jobRoutes(pipeline));
+  app.use(eventRoutes(pipeline, logger), controlRoutes(pipeline));
   app.use(webhookRoutes(pipeline, { signingSecret: config.LLAMA_CLOUD_WEBHOOK_SECRET }));
   app.use((req, _res, next) => next(new HttpError(404, 'NOT_FOUND', `no route for ${req.method} ${JSON.stringify(req.path.slice(0, 200))}`)));
   app.use(errorHandler(logger));

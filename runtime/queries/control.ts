@@ -17,6 +17,7 @@ export class ControlQueries {
   readonly #lock: string;
   readonly #resume: string;
   readonly #cancelInvokes: string;
+  readonly #remove: string;
 
   constructor(private readonly schema: SchemaName) {
     const t = (name: string) => schema.table(name);
@@ -51,6 +52,13 @@ export class ControlQueries {
         UPDATE ${t('instances')} SET wake_at = LEAST(wake_at, $2) WHERE id = $1 AND EXISTS (SELECT 1 FROM canceled)
       )
       SELECT idempotency_key FROM canceled`;
+    // Its events, effects, journal, dedupe keys and child instances go with it (ON DELETE CASCADE).
+    this.#remove = `DELETE FROM ${t('instances')} WHERE id = $1`;
+  }
+
+  /** Deletes the instance and everything that belongs to it. */
+  async remove(tx: Transaction, id: string): Promise<void> {
+    await tx.query(this.#remove, [id]);
   }
 
   async list(db: Queryable, filter: { machine: string | null; status: string | null; after: { createdAt: Date; id: string } | null; limit: number }): Promise<InstanceRow[]> {

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { detectType } from '../../adapters/local/file-type.js';
-import { stageOf } from '../../machines/upload.js';
+import { isSettled, stageOf } from '../../machines/upload.js';
 import { createPipeline } from '../../pipeline/index.js';
 import { Progress } from './progress.js';
 import type { CommandContext } from './run.js';
@@ -34,7 +34,7 @@ export async function ingest(files: string[], { config, logger }: CommandContext
         const label = duplicate ? `job ${jobId}, seen before` : `job ${jobId}`;
         progress.update(row, 'queued', label);
         const unsubscribe = pipeline.runtime.subscribe(jobId, (state) => progress.update(row, stageOf(state.value), label));
-        const done = await pipeline.runtime.waitFor(jobId, (s) => s.status !== 'active', { timeoutMs: 60 * 60_000 });
+        const done = await pipeline.runtime.waitFor(jobId, isSettled, { timeoutMs: 60 * 60_000 });
         unsubscribe();
         const job = await pipeline.store.job(jobId);
         const stage = stageOf(done.value);

@@ -1,16 +1,18 @@
 /**
- * The docket command line: `docket serve | worker | ingest <files…> | status <job_id> |
- * replay <instance_id> | check-deploy | keys create|list|revoke`, with help per command and --version. Configuration comes from the environment (server/config.ts).
+ * The docket command line: `docket serve | worker | ingest <files…> | status [--follow] <job_id> |
+ * cancel | retry | delete <job_id> | replay <instance_id> | check-deploy | keys create|list|revoke`, with help
+ * per command and --version. Configuration comes from the environment (server/config.ts).
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { checkDeployCommand, type CheckDeployCommandOptions } from './check-deploy.js';
+import { control } from './control.js';
 import { ingest } from './ingest.js';
 import { createKey, listKeys, revokeKey } from './keys.js';
 import { replayCommand, type ReplayCommandOptions } from './replay.js';
 import { EXIT, runCommand } from './run.js';
 import { serve, worker } from './serve.js';
-import { status } from './status.js';
+import { status, type StatusOptions } from './status.js';
 
 // The package root is two folders up from the source (server/cli/) and three from the build (dist/server/cli/).
 const PACKAGE_JSON = new URL(import.meta.url.includes('/dist/server/cli/') ? '../../../package.json' : '../../package.json', import.meta.url);
@@ -49,7 +51,19 @@ function program(setCode: (code: number) => void): Command {
     .command('status')
     .description('print a job as the HTTP API shows it (GET /v1/jobs/:id), with its stage history')
     .argument('<job_id>', 'the job id an upload or ingest returned')
-    .action(async (jobId: string) => setCode(await runCommand((context) => status(jobId, context), { quiet: true })));
+    .option('-f, --follow', 'print each stage change as a JSON line until the job settles, then the job; exits 1 unless it completed')
+    .action(async (jobId: string, options: StatusOptions) => setCode(await runCommand((context) => status(jobId, options, context), { quiet: true })));
+  for (const [action, what] of [
+    ['cancel', 'cancel a job (POST /v1/jobs/:id/cancel): it ends canceled, its running effect aborted'],
+    ['retry', 'retry a failed job from the stage that failed (POST /v1/jobs/:id/retry)'],
+    ['delete', 'delete a job, its chunks and its bytes unless another job shares them (DELETE /v1/jobs/:id)'],
+  ] as const) {
+    cli
+      .command(action)
+      .description(`${what}; exits 1 for no such job or a stage that forbids it`)
+      .argument('<job_id>', 'the job id')
+      .action(async (jobId: string) => setCode(await runCommand((context) => control(action, jobId, context), { quiet: true })));
+  }
   cli
     .command('replay')
     .description("re-run an instance's journal through this code's upload machine, step by step, marking where it diverges; exits 1 when it does")

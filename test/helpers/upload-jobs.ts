@@ -6,7 +6,7 @@
  */
 import type { AnyStateMachine } from 'xstate';
 import { TransientError, type InstanceState } from '../../index.js';
-import { stageOf } from '../../machines/upload.js';
+import { isSettled, stageOf } from '../../machines/upload.js';
 import { createPipeline, type Pipeline } from '../../pipeline/index.js';
 import { loadConfig } from '../../server/config.js';
 import { paragraph } from '../fixtures/documents.js';
@@ -58,7 +58,7 @@ const manyChunks = (seed: number) => Array.from({ length: 6 }, (_, i) => `## Par
 export async function uploadJobs({ pipeline, held }: HeldPipeline): Promise<UploadJobs> {
   const submit = async (filename: string, text: string) => (await pipeline.submit({ filename, content: new TextEncoder().encode(text) })).jobId;
   const reach = (id: string, stage: string) =>
-    pipeline.runtime.waitFor(id, (s: InstanceState) => stageOf(s.value) === stage || s.status !== 'active', { timeoutMs: 60_000 }).then((s) => {
+    pipeline.runtime.waitFor(id, (s: InstanceState) => stageOf(s.value) === stage || isSettled(s), { timeoutMs: 60_000 }).then((s) => {
       if (stageOf(s.value) !== stage) throw new Error(`job ${id} ended ${JSON.stringify(s.value)} (${s.status}), not in ${stage}`);
     });
 

@@ -19,6 +19,11 @@ export const renamedValidated = variant(({ job_validated, ...states }) => ({
   ...states,
   queued: { ...states.queued, invoke: { ...states.queued.invoke, onDone: { ...states.queued.invoke.onDone, target: 'validated' } } },
   validated: job_validated,
+  // A RETRY of a failed parse goes back to the renamed state too.
+  failed: {
+    ...states.failed,
+    on: { RETRY: states.failed.on.RETRY.map((t: { target: string }) => (t.target === 'job_validated' ? { ...t, target: 'validated' } : t)) },
+  },
 }));
 
 /** The `chunked` checkpoint's guard changed: one chunk or none skips embedding (was: none). */

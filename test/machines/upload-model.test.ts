@@ -41,7 +41,7 @@ const model: PathOptions<typeof uploadMachine> = {
       error: [new PermanentError('input too long', { code: 'OPENAI_BAD_REQUEST' })],
     },
   },
-  events: [{ type: 'CANCEL', reason: 'the client asked' }, { type: 'PARSE_CALLBACK', remoteJobId: 'lp-1', status: 'SUCCESS' }],
+  events: [{ type: 'CANCEL', reason: 'the client asked' }, { type: 'PARSE_CALLBACK', remoteJobId: 'lp-1', status: 'SUCCESS' }, { type: 'RETRY' }],
   // The poll counter grows with every pending poll (and sets the poll delay, which the model
   // replays exactly); it is left out of what tells states apart so there are finitely many.
   stateKey: ({ value, context }) => ({ value, context: { ...context, parse: { ...context.parse, polls: null } } }),
@@ -61,11 +61,15 @@ test(`every state and transition of the upload machine on the runtime (${process
   t.log(report.text);
   t.deepEqual(report.uncovered, { states: [], transitions: [] });
   t.is(report.states.length, 13);
-  t.is(report.transitions.length, 21);
+  t.is(report.transitions.length, 25);
   const taken = Object.fromEntries(report.transitions.map((i) => [i.name, i.count]));
   t.true(taken['embedding → embedding  done embedBatch [1/2, guarded]']! > 0, 'a second batch re-enters embedding');
   t.true(taken['parsing → failed  after parseTimeout']! > 0, `the ${PARSE_TIMEOUT_MS / 60_000}-minute timeout fired on the manual clock`);
   t.true(taken['parsing.waiting → parsing.checking  after pollDelay']! > 0);
+  // Failed is not final: each RETRY goes back to the stage that failed, on the real runtime.
+  for (const target of ['queued', 'job_validated', 'chunking', 'embedding']) {
+    t.true(Object.entries(taken).some(([name, count]) => name.startsWith(`failed → ${target}  RETRY`) && count > 0), `RETRY to ${target}`);
+  }
   t.true(report.paths.length <= 40, `${report.paths.length} paths`);
 });
 

@@ -140,3 +140,48 @@ test('CANCEL ends the job from any stage', (t) => {
     t.is(canceled.snapshot.status, 'done');
   }
 });
+
+test('failed is not final: it waits for a RETRY, or a CANCEL', (t) => {
+  const failed = fail(start(), { code: 'FILE_MISSING', message: 'no stored bytes' });
+  t.is(failed.snapshot.value, 'failed');
+  t.is(failed.snapshot.status, 'active');
+  t.like(send(failed, { type: 'CANCEL' }).snapshot, { value: 'canceled', status: 'done' });
+  const retried = send(failed, { type: 'RETRY' });
+  t.is(retried.snapshot.value, 'queued', 'a failed validation is validated again');
+  t.is(context(retried).error, null);
+  t.is(retried.invoked!.src, 'validateUpload');
+});
+
+test('RETRY resumes at the stage that failed, keeping what the stages before it did', (t) => {
+  const validated = done(start(), { mediaType: 'text/markdown' });
+  const parsed = timer(done(validated, { remoteJobId: null, result: { pages: 2, warnings: ['PARTIAL_SUCCESS: page 2'] } }));
+  // Chunking fails: the retry chunks again, without validating or parsing again.
+  let step = send(fail(parsed, { code: 'INTERNAL_ERROR', message: 'boom' }), { type: 'RETRY' });
+  t.is(step.snapshot.value, 'chunking');
+  t.is(step.invoked!.src, 'chunkDocument');
+  t.like(context(step), { mediaType: 'text/markdown', parse: { pages: 2 }, warnings: ['PARTIAL_SUCCESS: page 2'], error: null });
+  // Embedding fails after a first batch: the retry embeds the rest, the count kept.
+  step = timer(done(step, { chunks: 5, warnings: [] }));
+  step = done(step, { embedded: 3, remaining: 2 });
+  step = send(fail(step, { code: 'OPENAI_RATE_LIMITED', message: 'slow down' }), { type: 'RETRY' });
+  t.is(step.snapshot.value, 'embedding');
+  t.like(context(step), { chunks: 5, embedded: 3, error: null });
+  step = timer(done(step, { embedded: 5, remaining: 0 }));
+  t.is(step.snapshot.value, 'complete');
+});
+
+test('a failed parse is retried from its submission, with a fresh remote job and poll count', (t) => {
+  let step = done(done(start(), { mediaType: 'application/pdf' }), { remoteJobId: 'lp-1' });
+  step = done(timer(step), { status: 'pending' });
+  step = fail(timer(step), { code: 'LLAMAPARSE_ERROR', message: 'the parser fell over' });
+  t.like(context(step), { parse: { remoteJobId: 'lp-1', polls: 1 }, error: { stage: 'parsing' } });
+  step = send(step, { type: 'RETRY' });
+  t.is(step.snapshot.value, 'job_validated');
+  t.is(step.invoked!.src, 'submitParse');
+  t.like(context(step), { parse: { remoteJobId: null, polls: 0 }, error: null });
+});
+
+test('RETRY outside failed changes nothing', (t) => {
+  const step = done(start(), { mediaType: 'application/pdf' });
+  t.deepEqual(send(step, { type: 'RETRY' }).snapshot.value, step.snapshot.value);
+});

@@ -27,7 +27,7 @@ test('--help and -h print the commands on stdout and exit 0; --version prints th
     const { code, stdout, stderr } = await docket([flag]);
     t.is(code, 0, flag);
     t.regex(stdout, /Usage: docket \[options\] \[command\]/);
-    t.regex(stdout, /serve.*\n[\s\S]*worker[\s\S]*ingest <files\.\.\.>[\s\S]*status <job_id>/);
+    t.regex(stdout, /serve.*\n[\s\S]*worker[\s\S]*ingest <files\.\.\.>[\s\S]*status \[options\] <job_id>[\s\S]*cancel <job_id>[\s\S]*retry <job_id>[\s\S]*delete <job_id>/);
     t.regex(stdout, /Exit codes: 0 done, 1 the work failed/);
     t.is(stderr, '');
   }

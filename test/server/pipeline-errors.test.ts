@@ -1,3 +1,4 @@
+import { isSettled } from '../../machines/upload.js';
 import test, { type ExecutionContext } from 'ava';
 import { loadConfig } from '../../server/config.js';
 import { createPipeline, type Pipeline } from '../../pipeline/index.js';
@@ -33,7 +34,7 @@ async function pipeline(t: ExecutionContext) {
   return { p, lines, tables };
 }
 
-const settle = (p: Pipeline, jobId: string) => p.runtime.waitFor(jobId, (s) => s.status !== 'active', { timeoutMs: 30_000 });
+const settle = (p: Pipeline, jobId: string) => p.runtime.waitFor(jobId, isSettled, { timeoutMs: 30_000 });
 
 serial('an internal failure gives the job a plain INTERNAL_ERROR with a reference; the details go to the log', async (t) => {
   const { p, lines, tables } = await pipeline(t);

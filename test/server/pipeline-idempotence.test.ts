@@ -1,3 +1,4 @@
+import { isSettled } from '../../machines/upload.js';
 import test, { type ExecutionContext } from 'ava';
 import { fork } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -137,7 +138,7 @@ for (const service of ['validateUpload', 'submitParse', 'pollParse', 'chunkDocum
 
     const p = await createPipeline(loadConfig(env), { logger: silent, tuning: { leaseMs: 500 } });
     t.teardown(() => p.close());
-    const done = await p.runtime.waitFor(jobId, (s) => s.status !== 'active', { timeoutMs: 30_000 });
+    const done = await p.runtime.waitFor(jobId, isSettled, { timeoutMs: 30_000 });
     const job = (await p.store.job(jobId))!;
     t.is(done.value, 'complete', JSON.stringify(job.error));
     const rows = await rowsOf(p, jobId);

@@ -1,3 +1,4 @@
+import { isSettled } from '../../machines/upload.js';
 import test, { type ExecutionContext } from 'ava';
 import { readFileSync } from 'node:fs';
 import { createPipeline, type Pipeline } from '../../pipeline/index.js';
@@ -26,7 +27,7 @@ async function everyDocument(t: ExecutionContext, documents: DocumentCase[]) {
   const p = await pipeline(t);
   const jobs = await Promise.all(documents.map(async ({ name, content, outcome }) => ({ name, outcome, ...(await p.submit({ content, filename: name })) })));
   for (const { name, outcome, jobId } of jobs) {
-    const state = await p.runtime.waitFor(jobId, (s) => s.status !== 'active', { timeoutMs: 60_000 });
+    const state = await p.runtime.waitFor(jobId, isSettled, { timeoutMs: 60_000 });
     const row = (await p.store.job(jobId))!;
     t.is(row.stage, state.value as string, `${name}: the projection matches the snapshot`);
     if (outcome === 'encrypted') {
@@ -59,7 +60,7 @@ serial('a document of every kind goes through the pipeline on the local provider
 serial('a scan of 6 pages ends complete with 0 chunks and a NO_TEXT warning', async (t) => {
   const p = await pipeline(t);
   const { jobId } = await p.submit({ content: await imageOnlyPdf(6), filename: 'scan.pdf' });
-  await p.runtime.waitFor(jobId, (s) => s.status !== 'active', { timeoutMs: 30_000 });
+  await p.runtime.waitFor(jobId, isSettled, { timeoutMs: 30_000 });
   const row = (await p.store.job(jobId))!;
   t.like(row, { stage: 'complete', chunks: 0, embedded: 0, error: null });
   t.is(row.warnings.length, 1);

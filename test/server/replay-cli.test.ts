@@ -56,7 +56,7 @@ test('after a state was renamed, replay marks every step past it and check-deplo
   const finished = await docket(['replay', jobs.oneChunk], DATABASE_URL);
   t.is(finished.code, 1, finished.stderr);
   const lines = finished.stdout.split('\n');
-  t.regex(lines[0]!, new RegExp(`^instance ${jobs.oneChunk}  upload v2  done  complete$`));
+  t.regex(lines[0]!, new RegExp(`^instance ${jobs.oneChunk}  upload v3  done  complete$`));
   t.regex(lines[3]!, /^\s+seq\s+event\s+recorded\s+replayed$/);
   t.regex(lines[4]!, /^ +0 {2}xstate\.init\s+→ queued\s+queued$/, 'the first step matches: no mark');
   t.regex(lines[5]!, /^! +1 {2}xstate\.done\.actor\.0\.upload\.queued\s+queued → validated\s+job_validated\s+replayed job_validated, recorded validated$/);

@@ -30,7 +30,7 @@ test('the journal of a finished job replays step for step through the machine th
   const { oneChunk, manyChunks } = scenario.jobs;
   const one = await replay(rt(), oneChunk);
   t.false(one.diverged);
-  t.like(one, { machine: 'upload', machineVersion: 2, status: 'done', value: 'complete' });
+  t.like(one, { machine: 'upload', machineVersion: 3, status: 'done', value: 'complete' });
   t.deepEqual(
     one.steps.map((s) => `${s.seq} ${s.event.type}: ${s.recorded.to}/${s.recorded.status} = ${s.replayed!.value}/${s.replayed!.status}`),
     [

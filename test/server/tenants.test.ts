@@ -86,6 +86,13 @@ serial("tenants are isolated: another tenant's job is 404 (job, chunks) and abse
   t.like(await get(jobUrl(acme.body.job_id), GLOBEX), { status: 404, body: { error: { code: 'JOB_NOT_FOUND' } } });
   t.like(await get(`${jobUrl(acme.body.job_id)}/chunks`, GLOBEX), { status: 404, body: { error: { code: 'JOB_NOT_FOUND' } } });
   t.like(await get(jobUrl(globex.body.job_id), ACME), { status: 404 });
+  // Live events and control answer another tenant's job as they answer no job, and change nothing.
+  t.like(await get(`${jobUrl(acme.body.job_id)}/events`, GLOBEX), { status: 404, body: { error: { code: 'JOB_NOT_FOUND' } } });
+  for (const [method, path] of [['POST', '/cancel'], ['POST', '/retry'], ['DELETE', '']] as const) {
+    const response = await fetch(`${jobUrl(acme.body.job_id)}${path}`, { method, headers: auth(GLOBEX) });
+    t.like({ status: response.status, body: await response.json() }, { status: 404, body: { error: { code: 'JOB_NOT_FOUND' } } }, `${method} ${path}`);
+  }
+  t.like(await get(jobUrl(acme.body.job_id), ACME), { status: 200, body: { stage: 'complete' } }, 'the owner still sees the job as it was');
   t.deepEqual((await get(`${url}/v1/jobs`, ACME)).body.jobs.map((j: { job_id: string }) => j.job_id), [acme.body.job_id]);
   t.deepEqual((await get(`${url}/v1/jobs`, GLOBEX)).body.jobs.map((j: { job_id: string }) => j.job_id), [globex.body.job_id]);
 });
