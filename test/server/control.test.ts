@@ -177,11 +177,10 @@ serial('DELETE of a running job stops it (its attempt aborted); bytes another jo
   const { body } = await upload(url, { name: 'notes.md', content: sections(5) });
   await late.started.promise;
   const job = (await pipeline.store.job(body.job_id))!;
-  // Another job holding the same bytes (as a second tenant's upload will): a copy of the row.
-  await pipeline.db.query('ALTER TABLE upload_pipeline.upload_jobs DROP CONSTRAINT upload_jobs_sha256_key');
+  // Another tenant's job holding the same bytes (content dedupes within a tenant, never across).
   await pipeline.db.query(
-    `INSERT INTO upload_pipeline.upload_jobs (job_id, stage, status, filename, bytes, sha256, created_at, updated_at)
-     VALUES ('00000000-0000-4000-8000-0000000000aa', 'complete', 'done', 'copy.md', $1, $2, now(), now())`,
+    `INSERT INTO upload_pipeline.upload_jobs (job_id, tenant, stage, status, filename, bytes, sha256, created_at, updated_at)
+     VALUES ('00000000-0000-4000-8000-0000000000aa', 'other', 'complete', 'done', 'copy.md', $1, $2, now(), now())`,
     [job.bytes, job.sha256],
   );
   const deleted = await del(`${url}/v1/jobs/${body.job_id}`);
