@@ -16,7 +16,9 @@ export async function terminalCheck(sql: Sql, jobIds: string[]): Promise<Check> 
   const rows = await sql.rows<{ job_id: string; stage: string; instance: string | null }>(
     `SELECT j.job_id, j.stage, i.status AS instance FROM upload_pipeline.upload_jobs j
      LEFT JOIN docket.instances i ON i.id = j.job_id
-     WHERE j.stage NOT IN ('complete', 'failed', 'canceled') OR i.status IS DISTINCT FROM 'done'`,
+     WHERE NOT ((j.stage IN ('complete', 'canceled') AND i.status = 'done')
+       -- failed waits for a RETRY (machine version 3): its instance stays active
+       OR (j.stage = 'failed' AND i.status = 'active' AND i.snapshot->'value' = '"failed"'::jsonb))`,
   );
   const known = new Set((await sql.rows<{ job_id: string }>('SELECT job_id FROM upload_pipeline.upload_jobs')).map((r) => r.job_id));
   const missing = jobIds.filter((id) => !known.has(id)).map((id) => `accepted upload ${id} has no job row`);

@@ -114,11 +114,13 @@ function within(value: unknown, path: string[]): boolean {
 }
 
 export async function leftoverCheck(sql: Sql): Promise<Check> {
+  // Finished: done or stopped, or waiting in `failed` for a RETRY that only an operator sends.
+  const finished = `(i.status <> 'active' OR i.snapshot->'value' = '"failed"'::jsonb)`;
   const rows = await sql.rows(
-    `SELECT 'event' AS kind, e.instance_id, e.event->>'type' AS what FROM docket.events e JOIN docket.instances i ON i.id = e.instance_id WHERE i.status <> 'active'
+    `SELECT 'event' AS kind, e.instance_id, e.event->>'type' AS what FROM docket.events e JOIN docket.instances i ON i.id = e.instance_id WHERE ${finished}
      UNION ALL
      SELECT 'effect', f.instance_id, f.service || ' ' || f.status FROM docket.effects f JOIN docket.instances i ON i.id = f.instance_id
-     WHERE i.status <> 'active' AND f.status IN ('pending', 'running')`,
+     WHERE ${finished} AND f.status IN ('pending', 'running')`,
   );
   return check('nothing pending for finished instances', rows, 'inbox rows (timers) and pending or running effects');
 }
