@@ -32,6 +32,8 @@ export interface PipelineConfig {
   OPENAI_API_KEY?: string;
   OPENAI_BASE_URL: string;
   OPENAI_EMBEDDING_MODEL: string;
+  /** Longest a search statement may run, milliseconds (the exact scan's cost bound). */
+  SEARCH_TIMEOUT_MS: number;
   /** This server's address as LlamaParse can reach it, for webhooks. */
   PUBLIC_URL?: string;
 }

@@ -23,6 +23,7 @@ import { LlamaParseParser } from '../adapters/llamaparse/parser.js';
 import { LocalEmbedder, LocalParser } from '../adapters/local/providers.js';
 import { OpenAIEmbedder } from '../adapters/openai/embedder.js';
 import { DocumentWorkers } from '../adapters/local/workers.js';
+import { ChunkSearch } from './search.js';
 import { pipelineServices, type Providers } from './services.js';
 import { PIPELINE_SCHEMA, PipelineStore } from './store.js';
 
@@ -30,6 +31,8 @@ export interface Pipeline {
   runtime: Runtime;
   store: PipelineStore;
   db: Database;
+  /** Nearest chunks to a query (pipeline/search.ts); `search.mode` says how. */
+  search: ChunkSearch;
   /** Stores the bytes and starts a job; the same bytes again return the existing job. */
   submit(upload: { content: Uint8Array; filename: string; metadata?: Record<string, unknown> }): Promise<{ jobId: string; duplicate: boolean }>;
   close(): Promise<void>;
@@ -83,6 +86,8 @@ export async function createPipeline(config: PipelineConfig, options: PipelineOp
   try {
     await migrate(db, new SchemaName(PIPELINE_SCHEMA), PIPELINE_MIGRATIONS, 'upload_pipeline', options.logger);
     const store = new PipelineStore(db);
+    const chosen = providers(config, workers);
+    const search = await ChunkSearch.open(db, chosen.embedder, { dimensions: config.EMBEDDING_DIMENSIONS, timeoutMs: config.SEARCH_TIMEOUT_MS });
     const services = pipelineServices(
       store,
       {
@@ -91,7 +96,7 @@ export async function createPipeline(config: PipelineConfig, options: PipelineOp
         dimensions: config.EMBEDDING_DIMENSIONS,
         embedBatchSize: config.EMBED_BATCH_SIZE,
       },
-      providers(config, workers),
+      chosen,
       clock,
     );
     const instrument = options.instrument;
@@ -110,6 +115,7 @@ export async function createPipeline(config: PipelineConfig, options: PipelineOp
       runtime,
       store,
       db,
+      search,
       async submit({ content, filename, metadata }) {
         const sha256 = createHash('sha256').update(content).digest('hex');
         const proposed = randomUUID();

@@ -10,6 +10,7 @@ import type { Pipeline } from '../pipeline/index.js';
 import { logSerializers } from './redact.js';
 import { healthRoutes } from './routes/health.js';
 import { jobRoutes } from './routes/jobs.js';
+import { searchRoutes } from './routes/search.js';
 import { uploadRoutes } from './routes/uploads.js';
 import { webhookRoutes } from './routes/webhooks.js';
 
@@ -36,6 +37,7 @@ export function createApp(pipeline: Pipeline, config: Config, logger: Logger): e
   app.use(healthRoutes(pipeline, logger));
   app.use(uploadRoutes(pipeline, { maxFileBytes: config.MAX_UPLOAD_BYTES, idleTimeoutMs: config.UPLOAD_IDLE_TIMEOUT_MS }));
   app.use(jobRoutes(pipeline));
+  app.use(searchRoutes(pipeline));
   app.use(webhookRoutes(pipeline));
   app.use((req, _res, next) => next(new HttpError(404, 'NOT_FOUND', `no route for ${req.method} ${JSON.stringify(req.path.slice(0, 200))}`)));
   app.use(errorHandler(logger));

@@ -49,6 +49,8 @@ const schema = z.object({
     .optional()
     .transform((value) => value?.split(',').map((host) => host.trim()).filter(Boolean))
     .pipe(z.array(z.string().regex(/^(\*|(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+)(:\d{1,5})?)$/, 'each host is name[:port], [ipv6][:port] or *')).optional()),
+  /** Longest a search statement may run, milliseconds; past it, 503 SEARCH_TIMEOUT. */
+  SEARCH_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
   /** How long an upload's body may send nothing before it is refused (408), in milliseconds. Default 30000. */
   UPLOAD_IDLE_TIMEOUT_MS: z.coerce.number().int().min(100).default(30_000),
 });

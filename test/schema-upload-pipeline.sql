@@ -51,6 +51,7 @@ constraint :SCHEMA.migrations migrations_pkey PRIMARY KEY (scope, id)
 constraint :SCHEMA.parse_submissions parse_submissions_pkey PRIMARY KEY (idempotency_key)
 constraint :SCHEMA.upload_jobs upload_jobs_pkey PRIMARY KEY (job_id)
 constraint :SCHEMA.upload_jobs upload_jobs_sha256_key UNIQUE (sha256)
+index CREATE INDEX chunks_embedding_hnsw_1536 ON :SCHEMA.chunks USING hnsw (((embedding)::vector(1536)) vector_cosine_ops) WHERE (vector_dims(embedding) = 1536)
 index CREATE UNIQUE INDEX chunks_pkey ON :SCHEMA.chunks USING btree (job_id, index)
 index CREATE UNIQUE INDEX documents_pkey ON :SCHEMA.documents USING btree (job_id)
 index CREATE UNIQUE INDEX files_pkey ON :SCHEMA.files USING btree (sha256)
@@ -61,3 +62,4 @@ index CREATE INDEX upload_jobs_parse_job_idx ON :SCHEMA.upload_jobs USING btree 
 index CREATE UNIQUE INDEX upload_jobs_pkey ON :SCHEMA.upload_jobs USING btree (job_id)
 index CREATE UNIQUE INDEX upload_jobs_sha256_key ON :SCHEMA.upload_jobs USING btree (sha256)
 index CREATE INDEX upload_jobs_stage_idx ON :SCHEMA.upload_jobs USING btree (stage, created_at, job_id)
+function ensure_search_index

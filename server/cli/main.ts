@@ -8,6 +8,7 @@ import { checkDeployCommand, type CheckDeployCommandOptions } from './check-depl
 import { ingest } from './ingest.js';
 import { replayCommand, type ReplayCommandOptions } from './replay.js';
 import { EXIT, runCommand } from './run.js';
+import { parseK, searchCommand, type SearchCommandOptions } from './search.js';
 import { serve, worker } from './serve.js';
 import { status } from './status.js';
 
@@ -49,6 +50,14 @@ function program(setCode: (code: number) => void): Command {
     .description('print a job as the HTTP API shows it (GET /v1/jobs/:id), with its stage history')
     .argument('<job_id>', 'the job id an upload or ingest returned')
     .action(async (jobId: string) => setCode(await runCommand((context) => status(jobId, context), { quiet: true })));
+  cli
+    .command('search')
+    .description('the nearest chunks of complete jobs to a query, as POST /v1/search answers')
+    .argument('<query>', 'the text to look for')
+    .option('--k <n>', 'how many results (1-100, default 10)', parseK)
+    .option('--job <job_id>', "only this job's chunks")
+    .option('--json', 'print the answer as JSON')
+    .action(async (query: string, options: SearchCommandOptions) => setCode(await runCommand((context) => searchCommand(query, options, context), { quiet: true })));
   cli
     .command('replay')
     .description("re-run an instance's journal through this code's upload machine, step by step, marking where it diverges; exits 1 when it does")
