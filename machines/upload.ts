@@ -1,4 +1,4 @@
-import { assign, fromPromise, setup } from 'xstate';
+import { assign, enqueueActions, fromPromise, setup } from 'xstate';
 
 /**
  * The upload pipeline: one document from upload to embedded chunks. Pure: every outside effect is
@@ -37,6 +37,8 @@ export interface UploadInput {
   declaredType?: string;
   /** The client's own fields for the job, kept as given. */
   metadata?: Record<string, unknown>;
+  /** Where to POST the job when it ends (complete, failed or canceled); checked at upload. */
+  callbackUrl?: string;
 }
 
 export interface StageError {
@@ -128,6 +130,12 @@ export const uploadMachine = setup({
   actions: {
     /** Records where and why the job failed. */
     recordError: assign((_, params: { stage: UploadStage; error: unknown }) => ({ error: stageError(params.stage, params.error) })),
+    /**
+     * POSTs the finished job to the client's callback URL. A custom action, so the runtime writes it
+     * as an outbox effect in the step that ends the job and runs it after commit, retried with
+     * backoff; the pipeline registers the service of this name that does the sending.
+     */
+    notifyClient: () => {},
   },
   delays: {
     pollDelay: ({ context }) => pollDelayMs(context.parse.polls),
@@ -256,9 +264,10 @@ export const uploadMachine = setup({
       },
     },
     embedded: { after: { 0: 'complete' } },
-    complete: { type: 'final' },
-    failed: { type: 'final' },
-    canceled: { type: 'final' },
+    // Only jobs uploaded with a callback URL notify: no effect row for the rest.
+    complete: { type: 'final', entry: enqueueActions(({ context, enqueue }) => void (context.callbackUrl && enqueue('notifyClient'))) },
+    failed: { type: 'final', entry: enqueueActions(({ context, enqueue }) => void (context.callbackUrl && enqueue('notifyClient'))) },
+    canceled: { type: 'final', entry: enqueueActions(({ context, enqueue }) => void (context.callbackUrl && enqueue('notifyClient'))) },
   },
 });
 

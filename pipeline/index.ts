@@ -23,6 +23,7 @@ import { LlamaParseParser } from '../adapters/llamaparse/parser.js';
 import { LocalEmbedder, LocalParser } from '../adapters/local/providers.js';
 import { OpenAIEmbedder } from '../adapters/openai/embedder.js';
 import { DocumentWorkers } from '../adapters/local/workers.js';
+import { acceptCallbackUrl, callbackService, type CallbackSettings } from './callbacks.js';
 import { ChunkSearch } from './search.js';
 import { pipelineServices, type Providers } from './services.js';
 import { PIPELINE_SCHEMA, PipelineStore } from './store.js';
@@ -33,8 +34,13 @@ export interface Pipeline {
   db: Database;
   /** Nearest chunks to a query (pipeline/search.ts); `search.mode` says how. */
   search: ChunkSearch;
-  /** Stores the bytes and starts a job; the same bytes again return the existing job. */
-  submit(upload: { content: Uint8Array; filename: string; metadata?: Record<string, unknown> }): Promise<{ jobId: string; duplicate: boolean }>;
+  /**
+   * Stores the bytes and starts a job; the same bytes again return the existing job (whose callback
+   * URL, if any, stays the first upload's).
+   */
+  submit(upload: { content: Uint8Array; filename: string; metadata?: Record<string, unknown>; callbackUrl?: string }): Promise<{ jobId: string; duplicate: boolean }>;
+  /** A callback URL checked for an upload (pipeline/callbacks.ts); throws CallbacksDisabledError or CallbackUrlError. */
+  acceptCallbackUrl(url: string): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -99,6 +105,13 @@ export async function createPipeline(config: PipelineConfig, options: PipelineOp
       chosen,
       clock,
     );
+    const callbacks: CallbackSettings = {
+      secret: config.DOCKET_CALLBACK_SECRET,
+      allowPrivate: config.DOCKET_CALLBACK_ALLOW_PRIVATE,
+      maxAttempts: config.DOCKET_CALLBACK_ATTEMPTS,
+      backoffMs: config.DOCKET_CALLBACK_BACKOFF_MS,
+    };
+    const notify = callbackService(store, callbacks, clock);
     const instrument = options.instrument;
     const runtime = await createRuntime({
       ...options.tuning,
@@ -109,14 +122,18 @@ export async function createPipeline(config: PipelineConfig, options: PipelineOp
       worker: options.worker ?? true,
       stepConcurrency: config.WORKER_CONCURRENCY,
       machines: { upload: { machine: options.machine ?? uploadMachine, ...UPLOAD_MACHINE_VERSION, onStep: uploadProjection() } },
-      services: instrument ? Object.fromEntries(Object.entries(services).map(([name, handler]) => [name, instrument(name, handler)])) : services,
+      services: {
+        ...(instrument ? Object.fromEntries(Object.entries(services).map(([name, handler]) => [name, instrument(name, handler)])) : services),
+        notifyClient: instrument ? { ...notify, handler: instrument('notifyClient', notify.handler) } : notify,
+      },
     });
     return {
       runtime,
       store,
       db,
       search,
-      async submit({ content, filename, metadata }) {
+      acceptCallbackUrl: (url) => acceptCallbackUrl(callbacks, url),
+      async submit({ content, filename, metadata, callbackUrl }) {
         const sha256 = createHash('sha256').update(content).digest('hex');
         const proposed = randomUUID();
         // The bytes and the job commit together: a start that fails leaves no file behind. The
@@ -125,7 +142,7 @@ export async function createPipeline(config: PipelineConfig, options: PipelineOp
           await store.within(tx).putFile(sha256, content, new Date(clock.now()));
           return runtime.start(
             'upload',
-            { jobId: proposed, filename, bytes: content.byteLength, sha256, ...(metadata ? { metadata } : {}) },
+            { jobId: proposed, filename, bytes: content.byteLength, sha256, ...(metadata ? { metadata } : {}), ...(callbackUrl ? { callbackUrl } : {}) },
             { id: proposed, idempotencyKey: `sha256:${sha256}`, tx },
           );
         });
