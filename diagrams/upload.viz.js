@@ -181,13 +181,22 @@ export const machine = createMachine(
         }
       },
       "complete": {
-        "type": "final"
+        "type": "final",
+        "entry": {
+          "type": "enqueueActions"
+        }
       },
       "failed": {
-        "type": "final"
+        "type": "final",
+        "entry": {
+          "type": "enqueueActions"
+        }
       },
       "canceled": {
-        "type": "final"
+        "type": "final",
+        "entry": {
+          "type": "enqueueActions"
+        }
       }
     }
   },
@@ -200,6 +209,7 @@ export const machine = createMachine(
       assignMediaType: () => {},
       assignParse: () => {},
       assignParseAndWarnings: () => {},
+      enqueueActions: () => {},
       recordError: () => {},
     },
     guards: {
