@@ -181,9 +181,15 @@ export const machine = createMachine(
         }
       },
       "complete": {
-        "type": "final"
+        "type": "final",
+        "entry": {
+          "type": "enqueueActions"
+        }
       },
       "failed": {
+        "entry": {
+          "type": "enqueueActions"
+        },
         "on": {
           "RETRY": [
             {
@@ -231,7 +237,10 @@ export const machine = createMachine(
         }
       },
       "canceled": {
-        "type": "final"
+        "type": "final",
+        "entry": {
+          "type": "enqueueActions"
+        }
       }
     }
   },
@@ -245,6 +254,7 @@ export const machine = createMachine(
       assignParse: () => {},
       assignParseAndWarnings: () => {},
       clearError: () => {},
+      enqueueActions: () => {},
       recordError: () => {},
       resetParse: () => {},
     },

@@ -1,4 +1,4 @@
-import { assign, fromPromise, setup } from 'xstate';
+import { assign, enqueueActions, fromPromise, setup } from 'xstate';
 
 /**
  * The upload pipeline: one document from upload to embedded chunks. Pure: every outside effect is
@@ -52,6 +52,8 @@ export interface UploadInput {
   metadata?: Record<string, unknown>;
   /** Whose job this is (the API key's tenant); absent: 'default'. Carried, never read, by the machine. */
   tenant?: string;
+  /** Where to POST the job when it ends (complete, failed or canceled); checked at upload. */
+  callbackUrl?: string;
 }
 
 export interface StageError {
@@ -149,6 +151,12 @@ export const uploadMachine = setup({
     clearError: assign({ error: null }),
     /** A parse submitted again starts with no remote job and no polls. */
     resetParse: assign({ parse: ({ context }) => ({ ...context.parse, remoteJobId: null, polls: 0 }) }),
+    /**
+     * POSTs the finished job to the client's callback URL. A custom action, so the runtime writes it
+     * as an outbox effect in the step that ends the job and runs it after commit, retried with
+     * backoff; the pipeline registers the service of this name that does the sending.
+     */
+    notifyClient: () => {},
   },
   delays: {
     pollDelay: ({ context }) => pollDelayMs(context.parse.polls),
@@ -277,11 +285,13 @@ export const uploadMachine = setup({
       },
     },
     embedded: { after: { 0: 'complete' } },
-    complete: { type: 'final' },
+    // Only jobs uploaded with a callback URL notify: no effect row for the rest.
+    complete: { type: 'final', entry: enqueueActions(({ context, enqueue }) => void (context.callbackUrl && enqueue('notifyClient'))) },
     // Not final: a RETRY goes back to the stage that failed. Stages before it are not run again:
     // their results are in the context and the pipeline's tables. A failed parse (its submission,
     // a poll, or the timeout) is retried from its submission, since the remote parse job is spent.
     failed: {
+      entry: enqueueActions(({ context, enqueue }) => void (context.callbackUrl && enqueue('notifyClient'))),
       on: {
         RETRY: [
           {
@@ -315,7 +325,7 @@ export const uploadMachine = setup({
         ],
       },
     },
-    canceled: { type: 'final' },
+    canceled: { type: 'final', entry: enqueueActions(({ context, enqueue }) => void (context.callbackUrl && enqueue('notifyClient'))) },
   },
 });
 

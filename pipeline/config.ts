@@ -32,6 +32,16 @@ export interface PipelineConfig {
   OPENAI_API_KEY?: string;
   OPENAI_BASE_URL: string;
   OPENAI_EMBEDDING_MODEL: string;
+  /** Longest a search statement may run, milliseconds (the exact scan's cost bound). */
+  SEARCH_TIMEOUT_MS: number;
+  /** Signs client callbacks; unset, uploads with a callback URL are refused. */
+  DOCKET_CALLBACK_SECRET?: string;
+  /** Allow callback URLs on loopback and private addresses. */
+  DOCKET_CALLBACK_ALLOW_PRIVATE: boolean;
+  /** Attempts to deliver a callback. */
+  DOCKET_CALLBACK_ATTEMPTS: number;
+  /** Delay before a callback's first retry, milliseconds. */
+  DOCKET_CALLBACK_BACKOFF_MS: number;
   /** This server's address as LlamaParse can reach it, for webhooks. */
   PUBLIC_URL?: string;
   /**

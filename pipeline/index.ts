@@ -23,6 +23,8 @@ import { LlamaParseParser } from '../adapters/llamaparse/parser.js';
 import { LocalEmbedder, LocalParser } from '../adapters/local/providers.js';
 import { OpenAIEmbedder } from '../adapters/openai/embedder.js';
 import { DocumentWorkers } from '../adapters/local/workers.js';
+import { acceptCallbackUrl, callbackService, type CallbackSettings } from './callbacks.js';
+import { ChunkSearch } from './search.js';
 import { pipelineServices, type Providers } from './services.js';
 import { DEFAULT_TENANT, PIPELINE_SCHEMA, PipelineStore } from './store.js';
 import { ApiKeys, keyDigest } from './api-keys.js';
@@ -39,11 +41,22 @@ export interface Pipeline {
   db: Database;
   /** The API keys: configured and in the table. */
   keys: ApiKeys;
+  /** Nearest chunks to a query (pipeline/search.ts); `search.mode` says how. */
+  search: ChunkSearch;
   /**
    * Stores the bytes and starts a job for `tenant` (default 'default'); the same bytes again from
-   * the same tenant return that tenant's existing job. Another tenant's same bytes are a job of its own.
+   * the same tenant return that tenant's existing job (whose callback URL, if any, stays the first
+   * upload's). Another tenant's same bytes are a job of its own.
    */
-  submit(upload: { content: Uint8Array; filename: string; metadata?: Record<string, unknown>; tenant?: string }): Promise<{ jobId: string; duplicate: boolean }>;
+  submit(upload: {
+    content: Uint8Array;
+    filename: string;
+    metadata?: Record<string, unknown>;
+    tenant?: string;
+    callbackUrl?: string;
+  }): Promise<{ jobId: string; duplicate: boolean }>;
+  /** A callback URL checked for an upload (pipeline/callbacks.ts); throws CallbacksDisabledError or CallbackUrlError. */
+  acceptCallbackUrl(url: string): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -97,6 +110,8 @@ export async function createPipeline(config: PipelineConfig, options: PipelineOp
   try {
     await migrate(db, new SchemaName(PIPELINE_SCHEMA), PIPELINE_MIGRATIONS, 'upload_pipeline', options.logger);
     const store = new PipelineStore(db);
+    const chosen = providers(config, workers);
+    const search = await ChunkSearch.open(db, chosen.embedder, { dimensions: config.EMBEDDING_DIMENSIONS, timeoutMs: config.SEARCH_TIMEOUT_MS });
     const services = pipelineServices(
       store,
       {
@@ -105,9 +120,16 @@ export async function createPipeline(config: PipelineConfig, options: PipelineOp
         dimensions: config.EMBEDDING_DIMENSIONS,
         embedBatchSize: config.EMBED_BATCH_SIZE,
       },
-      providers(config, workers),
+      chosen,
       clock,
     );
+    const callbacks: CallbackSettings = {
+      secret: config.DOCKET_CALLBACK_SECRET,
+      allowPrivate: config.DOCKET_CALLBACK_ALLOW_PRIVATE,
+      maxAttempts: config.DOCKET_CALLBACK_ATTEMPTS,
+      backoffMs: config.DOCKET_CALLBACK_BACKOFF_MS,
+    };
+    const notify = callbackService(store, callbacks, clock);
     const instrument = options.instrument;
     const runtime = await createRuntime({
       ...options.tuning,
@@ -118,7 +140,10 @@ export async function createPipeline(config: PipelineConfig, options: PipelineOp
       worker: options.worker ?? true,
       stepConcurrency: config.WORKER_CONCURRENCY,
       machines: { upload: { machine: options.machine ?? uploadMachine, ...UPLOAD_MACHINE_VERSION, onStep: uploadProjection() } },
-      services: instrument ? Object.fromEntries(Object.entries(services).map(([name, handler]) => [name, instrument(name, handler)])) : services,
+      services: {
+        ...(instrument ? Object.fromEntries(Object.entries(services).map(([name, handler]) => [name, instrument(name, handler)])) : services),
+        notifyClient: instrument ? { ...notify, handler: instrument('notifyClient', notify.handler) } : notify,
+      },
     });
     const keys = new ApiKeys(db, (config.DOCKET_API_KEYS ?? []).map(({ tenant, key }) => ({ tenant, sha256: keyDigest(key) })));
     return {
@@ -126,7 +151,9 @@ export async function createPipeline(config: PipelineConfig, options: PipelineOp
       store,
       db,
       keys,
-      async submit({ content, filename, metadata, tenant = DEFAULT_TENANT }) {
+      search,
+      acceptCallbackUrl: (url) => acceptCallbackUrl(callbacks, url),
+      async submit({ content, filename, metadata, tenant = DEFAULT_TENANT, callbackUrl }) {
         const sha256 = createHash('sha256').update(content).digest('hex');
         const proposed = randomUUID();
         // The bytes and the job commit together: a start that fails leaves no file behind. The
@@ -135,7 +162,15 @@ export async function createPipeline(config: PipelineConfig, options: PipelineOp
           await store.within(tx).putFile(sha256, content, new Date(clock.now()));
           return runtime.start(
             'upload',
-            { jobId: proposed, filename, bytes: content.byteLength, sha256, ...(metadata ? { metadata } : {}), ...(tenant === DEFAULT_TENANT ? {} : { tenant }) },
+            {
+              jobId: proposed,
+              filename,
+              bytes: content.byteLength,
+              sha256,
+              ...(metadata ? { metadata } : {}),
+              ...(tenant === DEFAULT_TENANT ? {} : { tenant }),
+              ...(callbackUrl ? { callbackUrl } : {}),
+            },
             { id: proposed, idempotencyKey: uploadKey(tenant, sha256), tx },
           );
         });

@@ -124,7 +124,8 @@ export class Registry {
 
   /**
    * What runs an effect: an invoke's service, the runtime's `onEmit` for an emitted event, or the
-   * machine's named custom action for outbox work. One lookup for every kind of effect.
+   * machine's named custom action for outbox work (or the runtime's service of that name, when there is
+   * one). One lookup for every kind of effect.
    */
   effectService(effect: { kind: 'invoke' | 'action' | 'emit'; machine: string; service: string; instanceId: string }, onEmit: RuntimeOptions['onEmit']): RegisteredService | undefined {
     const machine = this.machine(effect.machine)!.machine;
@@ -138,6 +139,10 @@ export class Registry {
         timeoutMs: undefined,
       };
     }
+    // A custom action may be run by the runtime's service of the same name instead: then it gets
+    // what a service gets (idempotency key, attempt, signal, logger) and that service's retry policy.
+    const registered = this.#services.get(effect.service);
+    if (registered) return registered;
     const impl = (machine.implementations.actions as Record<string, unknown>)[effect.service];
     if (typeof impl !== 'function') return undefined;
     return {

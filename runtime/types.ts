@@ -132,7 +132,8 @@ export interface RuntimeOptions {
   machines: Record<string, MachineEntry>;
   /**
    * Implementations of invoked services by `src` name. When a `src` is not here, the runtime runs
-   * the machine's own promise actor (`fromPromise` / `durable()`).
+   * the machine's own promise actor (`fromPromise` / `durable()`). A service named like a custom
+   * action runs that action's outbox effect, with input `{ params, context, event }`.
    */
   services?: Record<string, ServiceHandler | ServiceRegistration>;
   /** Receives `emit()`ed events after their step commits, at least once. */

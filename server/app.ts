@@ -15,6 +15,7 @@ import { controlRoutes } from './routes/control.js';
 import { eventRoutes } from './routes/events.js';
 import { jobRoutes } from './routes/jobs.js';
 import { metricsRoutes } from './routes/metrics.js';
+import { searchRoutes } from './routes/search.js';
 import { uploadRoutes } from './routes/uploads.js';
 import { webhookRoutes } from './routes/webhooks.js';
 
@@ -51,6 +52,7 @@ export function createApp(pipeline: Pipeline, config: Config, logger: Logger, op
   app.use(uploadRoutes(pipeline, { maxFileBytes: config.MAX_UPLOAD_BYTES, idleTimeoutMs: config.UPLOAD_IDLE_TIMEOUT_MS }));
   app.use(jobRoutes(pipeline));
   app.use(eventRoutes(pipeline, logger), controlRoutes(pipeline));
+  app.use(searchRoutes(pipeline));
   app.use(webhookRoutes(pipeline, { signingSecret: config.LLAMA_CLOUD_WEBHOOK_SECRET }));
   app.use((req, _res, next) => next(new HttpError(404, 'NOT_FOUND', `no route for ${req.method} ${JSON.stringify(req.path.slice(0, 200))}`)));
   app.use(errorHandler(logger));

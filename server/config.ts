@@ -51,6 +51,16 @@ const schema = z.object({
     .optional()
     .transform((value) => value?.split(',').map((host) => host.trim()).filter(Boolean))
     .pipe(z.array(z.string().regex(/^(\*|(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+)(:\d{1,5})?)$/, 'each host is name[:port], [ipv6][:port] or *')).optional()),
+  /** Longest a search statement may run, milliseconds; past it, 503 SEARCH_TIMEOUT. */
+  SEARCH_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
+  /** HMAC-SHA256 key that signs client callbacks; unset, uploads with a callback_url are refused. */
+  DOCKET_CALLBACK_SECRET: z.string().min(16, 'at least 16 characters').optional(),
+  /** Allow callback URLs that resolve to loopback, private or reserved addresses. */
+  DOCKET_CALLBACK_ALLOW_PRIVATE: z.enum(['true', 'false', '1', '0']).default('false').transform((value) => value === 'true' || value === '1'),
+  /** Attempts to deliver a callback, the first included. */
+  DOCKET_CALLBACK_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(10),
+  /** Delay before a callback's first retry, milliseconds; doubles each time, up to 10 minutes. */
+  DOCKET_CALLBACK_BACKOFF_MS: z.coerce.number().int().min(10).max(600_000).default(5_000),
   /** How long an upload's body may send nothing before it is refused (408), in milliseconds. Default 30000. */
   UPLOAD_IDLE_TIMEOUT_MS: z.coerce.number().int().min(100).default(30_000),
   /**
@@ -102,6 +112,7 @@ export function describeConfig(config: Config): Record<string, unknown> {
     OPENAI_API_KEY: secret(config.OPENAI_API_KEY),
     DOCKET_API_KEYS: config.DOCKET_API_KEYS?.map(({ tenant }) => `${tenant}:***`),
     LLAMA_CLOUD_WEBHOOK_SECRET: config.LLAMA_CLOUD_WEBHOOK_SECRET ? '***' : undefined,
+    DOCKET_CALLBACK_SECRET: config.DOCKET_CALLBACK_SECRET ? '***' : undefined,
     parser: config.LLAMA_CLOUD_API_KEY ? 'llamaparse' : 'local',
     embedder: config.OPENAI_API_KEY ? 'openai' : 'local',
   };

@@ -19,7 +19,7 @@ export interface UploadLimits {
 }
 
 /** Text fields of an upload besides `file`; any other is refused, so a typo is not silently ignored. */
-const FIELDS = new Set(['metadata']);
+const FIELDS = new Set(['metadata', 'callback_url']);
 /**
  * busboy's limits: one file, a few fields (each refused by name or as a repeat before this counts),
  * parts (busboy reports reaching the count, so 8 refuses a form of 8 parts or more), header lines per part.
@@ -83,7 +83,7 @@ class FormReader {
     parser.on('file', (name, stream, info) => this.#onFile(name, stream, info));
     parser.on('field', (name, value, info) => this.#onField(name, value, info));
     parser.on('filesLimit', () => this.#fail(new HttpError(400, 'TOO_MANY_FILES', 'send one file per upload')));
-    const tooMany = () => this.#fail(new HttpError(413, 'TOO_MANY_PARTS', `the form has too many parts: send "file" and at most one "metadata" field`));
+    const tooMany = () => this.#fail(new HttpError(413, 'TOO_MANY_PARTS', `the form has too many parts: send "file" and at most one "metadata" and one "callback_url" field`));
     parser.on('fieldsLimit', tooMany);
     parser.on('partsLimit', tooMany);
     parser.on('error', (error) => this.#fail(new HttpError(400, 'INVALID_MULTIPART', `the form is malformed: ${(error as Error).message}`)));
@@ -118,7 +118,7 @@ class FormReader {
       return this.#fail(new HttpError(400, 'NO_FILE', '"file" came as a text field: send it as a file part, with a filename (curl -F file=@path)'));
     }
     if (name === undefined || !FIELDS.has(name)) {
-      return this.#fail(new HttpError(400, 'UNKNOWN_FIELD', `unknown form field ${quote(name)}: send "file" and optionally "metadata"`));
+      return this.#fail(new HttpError(400, 'UNKNOWN_FIELD', `unknown form field ${quote(name)}: send "file" and optionally "metadata" and "callback_url"`));
     }
     if (info.nameTruncated) return this.#fail(new HttpError(400, 'INVALID_MULTIPART', 'a field name is too long'));
     if (Object.hasOwn(this.#form.fields, name)) return this.#fail(new HttpError(400, 'DUPLICATE_FIELD', `the field "${name}" is sent more than once`));

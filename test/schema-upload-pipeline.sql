@@ -64,6 +64,7 @@ constraint :SCHEMA.upload_jobs upload_jobs_pkey PRIMARY KEY (job_id)
 constraint :SCHEMA.upload_jobs upload_jobs_tenant_sha256_key UNIQUE (tenant, sha256)
 index CREATE UNIQUE INDEX api_keys_key_sha256_key ON :SCHEMA.api_keys USING btree (key_sha256)
 index CREATE UNIQUE INDEX api_keys_pkey ON :SCHEMA.api_keys USING btree (id)
+index CREATE INDEX chunks_embedding_hnsw_1536 ON :SCHEMA.chunks USING hnsw (((embedding)::vector(1536)) vector_cosine_ops) WHERE (vector_dims(embedding) = 1536)
 index CREATE UNIQUE INDEX chunks_pkey ON :SCHEMA.chunks USING btree (job_id, index)
 index CREATE UNIQUE INDEX documents_pkey ON :SCHEMA.documents USING btree (job_id)
 index CREATE UNIQUE INDEX files_pkey ON :SCHEMA.files USING btree (sha256)
@@ -75,3 +76,4 @@ index CREATE UNIQUE INDEX upload_jobs_pkey ON :SCHEMA.upload_jobs USING btree (j
 index CREATE INDEX upload_jobs_stage_idx ON :SCHEMA.upload_jobs USING btree (stage, created_at, job_id)
 index CREATE INDEX upload_jobs_tenant_created_idx ON :SCHEMA.upload_jobs USING btree (tenant, created_at, job_id)
 index CREATE UNIQUE INDEX upload_jobs_tenant_sha256_key ON :SCHEMA.upload_jobs USING btree (tenant, sha256)
+function ensure_search_index

@@ -11,6 +11,7 @@ import { ingest } from './ingest.js';
 import { createKey, listKeys, revokeKey } from './keys.js';
 import { replayCommand, type ReplayCommandOptions } from './replay.js';
 import { EXIT, runCommand } from './run.js';
+import { parseK, searchCommand, type SearchCommandOptions } from './search.js';
 import { serve, worker } from './serve.js';
 import { status, type StatusOptions } from './status.js';
 
@@ -64,6 +65,14 @@ function program(setCode: (code: number) => void): Command {
       .argument('<job_id>', 'the job id')
       .action(async (jobId: string) => setCode(await runCommand((context) => control(action, jobId, context), { quiet: true })));
   }
+  cli
+    .command('search')
+    .description('the nearest chunks of complete jobs to a query, as POST /v1/search answers')
+    .argument('<query>', 'the text to look for')
+    .option('--k <n>', 'how many results (1-100, default 10)', parseK)
+    .option('--job <job_id>', "only this job's chunks")
+    .option('--json', 'print the answer as JSON')
+    .action(async (query: string, options: SearchCommandOptions) => setCode(await runCommand((context) => searchCommand(query, options, context), { quiet: true })));
   cli
     .command('replay')
     .description("re-run an instance's journal through this code's upload machine, step by step, marking where it diverges; exits 1 when it does")

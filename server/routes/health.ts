@@ -21,7 +21,7 @@ export function healthRoutes(pipeline: Pipeline, logger: Logger): Router {
         pipeline.db.query('SELECT 1'),
         new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${HEALTH_TIMEOUT_MS} ms`)), HEALTH_TIMEOUT_MS))),
       ]);
-      res.json({ status: 'ok', database: { status: 'ok', kind: pipeline.db.kind, latency_ms: latency() } });
+      res.json({ status: 'ok', database: { status: 'ok', kind: pipeline.db.kind, latency_ms: latency() }, search: pipeline.search.mode });
     } catch (error) {
       logger.warn({ err: error }, 'health check: the database does not answer');
       res

@@ -1,12 +1,25 @@
 import { Router } from 'express';
+import { CallbackUrlError } from '../../adapters/callback/address.js';
 import { detectType } from '../../adapters/local/file-type.js';
 import { tenantOf } from '../auth.js';
+import { CallbacksDisabledError } from '../../pipeline/callbacks.js';
 import { HttpError } from '../errors.js';
 import { readUploadForm, type UploadLimits } from '../multipart.js';
 import type { Pipeline } from '../../pipeline/index.js';
 import { metadataField, parseInput } from '../schemas.js';
 
-/** POST /v1/uploads: multipart `file` (+ optional `metadata` JSON object) -> 202 with the job, or 200 for a duplicate. */
+/** The upload's callback URL, checked (form, and where its host resolves), or a 400 saying why not. */
+async function acceptCallbackUrl(pipeline: Pipeline, url: string): Promise<string> {
+  try {
+    return await pipeline.acceptCallbackUrl(url);
+  } catch (error) {
+    if (error instanceof CallbacksDisabledError || error instanceof CallbackUrlError) throw new HttpError(400, error.code, error.message);
+    if ((error as { code?: unknown }).code === 'CALLBACK_DNS_FAILED') throw new HttpError(400, 'CALLBACK_URL_REFUSED', (error as Error).message);
+    throw error;
+  }
+}
+
+/** POST /v1/uploads: multipart `file` (+ optional `metadata` JSON object, `callback_url`) -> 202 with the job, or 200 for a duplicate. */
 export function uploadRoutes(pipeline: Pipeline, limits: UploadLimits): Router {
   const router = Router();
   router.post('/v1/uploads', async (req, res) => {
@@ -20,7 +33,8 @@ export function uploadRoutes(pipeline: Pipeline, limits: UploadLimits): Router {
       throw new HttpError(415, 'UNSUPPORTED_TYPE', `${filename} is not a PDF, HTML, Markdown or plain-text file (judged by its content)`);
     }
     const tenant = tenantOf(res);
-    const { jobId, duplicate } = await pipeline.submit({ content: form.file.content, filename: form.file.filename, metadata, tenant });
+    const callbackUrl = form.fields.callback_url === undefined ? undefined : await acceptCallbackUrl(pipeline, form.fields.callback_url);
+    const { jobId, duplicate } = await pipeline.submit({ content: form.file.content, filename: form.file.filename, metadata, tenant, callbackUrl });
     const job = await pipeline.store.jobFor(tenant, jobId);
     res
       .status(duplicate ? 200 : 202)

@@ -93,6 +93,15 @@ serial("tenants are isolated: another tenant's job is 404 (job, chunks) and abse
     t.like({ status: response.status, body: await response.json() }, { status: 404, body: { error: { code: 'JOB_NOT_FOUND' } } }, `${method} ${path}`);
   }
   t.like(await get(jobUrl(acme.body.job_id), ACME), { status: 200, body: { stage: 'complete' } }, 'the owner still sees the job as it was');
+  // Search: both tenants hold the same chunks; each finds only its own.
+  for (let i = 0; i < 600 && (await get(jobUrl(globex.body.job_id), GLOBEX)).body.stage !== 'complete'; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+  for (const [key, own] of [[ACME, acme.body.job_id], [GLOBEX, globex.body.job_id]] as const) {
+    const response = await fetch(`${url}/v1/search`, { method: 'POST', headers: { ...auth(key), 'content-type': 'application/json' }, body: JSON.stringify({ query: 'the same bytes', k: 10 }) });
+    const { results } = (await response.json()) as { results: { job_id: string }[] };
+    t.is(response.status, 200);
+    t.true(results.length > 0, 'the tenant finds its own chunks');
+    t.deepEqual([...new Set(results.map((hit) => hit.job_id))], [own], 'and only those');
+  }
   t.deepEqual((await get(`${url}/v1/jobs`, ACME)).body.jobs.map((j: { job_id: string }) => j.job_id), [acme.body.job_id]);
   t.deepEqual((await get(`${url}/v1/jobs`, GLOBEX)).body.jobs.map((j: { job_id: string }) => j.job_id), [globex.body.job_id]);
 });
