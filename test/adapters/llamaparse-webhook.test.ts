@@ -10,6 +10,7 @@ test('a LlamaCloud event names the remote job, its status and a dedupe key from 
     remoteJobId: 'remote-9',
     status: 'SUCCESS',
     dedupeKey: 'llamaparse:event:ev-1',
+    timestamp: 1,
   });
 });
 
