@@ -34,6 +34,8 @@ export interface PipelineConfig {
   OPENAI_EMBEDDING_MODEL: string;
   /** Longest a search statement may run, milliseconds (the exact scan's cost bound). */
   SEARCH_TIMEOUT_MS: number;
+  /** Keep an HNSW index for search: `auto` (on PostgreSQL with pgvector), `hnsw` (wherever pgvector is), `none`. */
+  SEARCH_INDEX: 'auto' | 'hnsw' | 'none';
   /** Signs client callbacks; unset, uploads with a callback URL are refused. */
   DOCKET_CALLBACK_SECRET?: string;
   /** Allow callback URLs on loopback and private addresses. */

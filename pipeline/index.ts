@@ -111,7 +111,7 @@ export async function createPipeline(config: PipelineConfig, options: PipelineOp
     await migrate(db, new SchemaName(PIPELINE_SCHEMA), PIPELINE_MIGRATIONS, 'upload_pipeline', options.logger);
     const store = new PipelineStore(db);
     const chosen = providers(config, workers);
-    const search = await ChunkSearch.open(db, chosen.embedder, { dimensions: config.EMBEDDING_DIMENSIONS, timeoutMs: config.SEARCH_TIMEOUT_MS });
+    const search = await ChunkSearch.open(db, chosen.embedder, { dimensions: config.EMBEDDING_DIMENSIONS, timeoutMs: config.SEARCH_TIMEOUT_MS, index: config.SEARCH_INDEX });
     const services = pipelineServices(
       store,
       {

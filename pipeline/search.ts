@@ -38,6 +38,9 @@ export interface SearchHit {
   filename: string;
 }
 
+/** SEARCH_INDEX: whether to keep an HNSW index (where pgvector exists). */
+export type SearchIndexSetting = 'auto' | 'hnsw' | 'none';
+
 /** A search that ran past its time limit: the exact scan over too many chunks. */
 export class SearchTimeoutError extends DocketError {
   constructor(timeoutMs: number, cause: unknown) {
@@ -57,18 +60,23 @@ export class ChunkSearch {
     readonly mode: SearchMode,
   ) {}
 
-  /** Finds out the mode, making the HNSW index for the configured size when it is missing. */
-  static async open(db: Database, embedder: Embedder, options: { dimensions: number; timeoutMs: number }): Promise<ChunkSearch> {
+  /**
+   * Finds out the mode, making the HNSW index for the configured size when `index` asks for it.
+   * `auto` indexes on PostgreSQL only: the index is kept up on every chunk written, and PGlite does
+   * that work on the server's own thread (a 10,000-chunk document held /health for seconds), while
+   * its exact scan with pgvector's operator stays fast at an embedded deployment's size.
+   */
+  static async open(db: Database, embedder: Embedder, options: { dimensions: number; timeoutMs: number; index: SearchIndexSetting }): Promise<ChunkSearch> {
     const { rows } = await db.query<{ udt_name: string }>(
       `SELECT udt_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'chunks' AND column_name = 'embedding'`,
       [PIPELINE_SCHEMA],
     );
     const vector = rows[0]?.udt_name === 'vector';
-    let indexed = false;
-    if (vector) {
-      const ensured = await db.query<{ ok: boolean }>(`SELECT ${t('ensure_search_index')}($1) AS ok`, [options.dimensions]);
-      indexed = ensured.rows[0]?.ok === true;
-    }
+    const wanted = options.index === 'hnsw' || (options.index === 'auto' && db.kind === 'pg');
+    if (vector && wanted) await db.query(`SELECT ${t('ensure_search_index')}($1)`, [options.dimensions]);
+    // Whatever made it (an earlier setting included), an index that exists is used and kept up.
+    const { rows: found } = await db.query(`SELECT 1 FROM pg_indexes WHERE schemaname = $1 AND indexname = $2`, [PIPELINE_SCHEMA, `chunks_embedding_hnsw_${options.dimensions}`]);
+    const indexed = vector && found.length > 0;
     return new ChunkSearch(db, embedder, options.dimensions, options.timeoutMs, vector, indexed ? 'hnsw' : 'exact');
   }
 

@@ -53,6 +53,11 @@ const schema = z.object({
     .pipe(z.array(z.string().regex(/^(\*|(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+)(:\d{1,5})?)$/, 'each host is name[:port], [ipv6][:port] or *')).optional()),
   /** Longest a search statement may run, milliseconds; past it, 503 SEARCH_TIMEOUT. */
   SEARCH_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
+  /**
+   * Keep pgvector's HNSW index over the embeddings: `auto` on PostgreSQL (where the extension exists),
+   * not on PGlite, which maintains it on the server's own thread; `hnsw` wherever pgvector is; `none`.
+   */
+  SEARCH_INDEX: z.enum(['auto', 'hnsw', 'none']).default('auto'),
   /** HMAC-SHA256 key that signs client callbacks; unset, uploads with a callback_url are refused. */
   DOCKET_CALLBACK_SECRET: z.string().min(16, 'at least 16 characters').optional(),
   /** Allow callback URLs that resolve to loopback, private or reserved addresses. */

@@ -38,7 +38,8 @@ async function uploadAll(url: string): Promise<Record<keyof typeof DOCUMENTS, st
 
 serial('search finds the right document first, with scores, job ids, chunk index, text and header paths', async (t) => {
   // 512 dimensions: the local embedder hashes words into them, and 64 collide too often for short texts.
-  const { url, pipeline } = await startServer(t, { EMBEDDING_DIMENSIONS: '512' });
+  // SEARCH_INDEX=hnsw: PGlite keeps no index by default (auto), but has pgvector to build one.
+  const { url, pipeline } = await startServer(t, { EMBEDDING_DIMENSIONS: '512', SEARCH_INDEX: 'hnsw' });
   const ids = await uploadAll(url);
   const expected = backend === 'pglite' ? 'hnsw' : 'exact';
   t.is((await getJson(`${url}/health`)).body.search, expected, 'PGlite has pgvector; Debian PostgreSQL 15 does not');

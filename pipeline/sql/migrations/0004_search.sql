@@ -5,10 +5,9 @@
 -- The embedding column is an untyped `vector` (its size is a setting, EMBEDDING_DIMENSIONS), and
 -- HNSW indexes vectors of one fixed size only, at most 2000 dimensions. So each index is a partial
 -- expression index for one size: `ensure_search_index(dims)` makes it once (the pipeline calls it
--- at start with its configured size; two processes starting at once take turns on a lock), and
--- this migration makes the default size's (1536, OpenAI's text-embedding-3-small). A query uses the
--- index when it casts to that size and filters on `vector_dims(embedding) = dims`, as
--- pipeline/search.ts does.
+-- at start with its configured size when SEARCH_INDEX asks for it; two processes starting at once
+-- take turns on a lock). A query uses the index when it casts to that size and filters on
+-- `vector_dims(embedding) = dims`, as pipeline/search.ts does.
 DO $$
 BEGIN
   IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'vector') THEN
@@ -26,7 +25,6 @@ BEGIN
       END
       $fn$
     $f$;
-    PERFORM :SCHEMA.ensure_search_index(1536);
   END IF;
 END
 $$;
