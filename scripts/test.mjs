@@ -65,7 +65,7 @@ function corpusTests(dir = 'test') {
     if (entry.isDirectory()) names.push(...corpusTests(path));
     else if (entry.name.endsWith('.test.ts')) {
       const file = relative('test', path).replace(/\.test\.ts$/, '').split('/').join(' › ');
-      for (const [, , title] of readFileSync(path, 'utf8').matchAll(/\bcorpus(?:Test|Serial)\(\s*(['"`])((?:\\.|(?!\1).)*)\1/g)) names.push(`${file} › ${title}`);
+      for (const [, , title] of readFileSync(path, 'utf8').matchAll(/\b\w*[cC]orpus(?:Test|Serial)\(\s*(['"`])((?:\\.|(?!\1).)*)\1/g)) names.push(`${file} › ${title}`);
     }
   }
   return names;

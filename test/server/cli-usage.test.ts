@@ -22,7 +22,11 @@ async function docket(args: string[], env: Record<string, string> = {}) {
 
 const noStack = /\n\s+at |node:internal|\.ts:\d+/;
 
-test('--help and -h print the commands on stdout and exit 0; --version prints the version', async (t) => {
+// These run the CLI on no store of the suite's (`memory`, or a URL that cannot be reached): once, in
+// the PGlite pass.
+const once = backend === 'pglite' ? test : test.skip;
+
+once('--help and -h print the commands on stdout and exit 0; --version prints the version', async (t) => {
   for (const flag of ['--help', '-h', 'help']) {
     const { code, stdout, stderr } = await docket([flag]);
     t.is(code, 0, flag);
@@ -34,7 +38,7 @@ test('--help and -h print the commands on stdout and exit 0; --version prints th
   for (const flag of ['--version', '-v']) t.deepEqual(await docket([flag]), { code: 0, stdout: `${version}\n`, stderr: '' });
 });
 
-test('every command has its own help, and asking for it never runs the command', async (t) => {
+once('every command has its own help, and asking for it never runs the command', async (t) => {
   for (const command of ['serve', 'worker', 'ingest', 'status']) {
     const started = Date.now();
     const { code, stdout } = await docket([command, '--help'], { PORT: '1' });
@@ -46,7 +50,7 @@ test('every command has its own help, and asking for it never runs the command',
   t.notRegex(ingestHelp.stdout + ingestHelp.stderr, /ENOENT|--help.*refused/, '--help is not taken for a file name');
 });
 
-test('usage and configuration errors: one line on stderr, exit 2, no stack trace', async (t) => {
+once('usage and configuration errors: one line on stderr, exit 2, no stack trace', async (t) => {
   const cases: [string[], Record<string, string>, RegExp][] = [
     [[], {}, /Usage: docket/],
     [['dance'], {}, /^docket: unknown command 'dance'/],
@@ -64,7 +68,7 @@ test('usage and configuration errors: one line on stderr, exit 2, no stack trace
   }
 });
 
-test('an unreachable database: one line naming the masked URL, exit 3', async (t) => {
+once('an unreachable database: one line naming the masked URL, exit 3', async (t) => {
   const { code, stderr } = await docket(['status', '3b1c1f3e-5a7e-4d8e-9a6e-0f7c2b0b1a11'], { DATABASE_URL: 'postgres://docket:hunter2@127.0.0.1:1/nothing' });
   t.is(code, 3);
   t.is(stderr.trim().split('\n').length, 1, stderr);
@@ -92,7 +96,7 @@ twoProcesses('status prints the job exactly as GET /v1/jobs/:id does; an unknown
   t.is(missing.stderr, 'docket: no job 3b1c1f3e-5a7e-4d8e-9a6e-0f7c2b0b1a11\n');
 });
 
-test('output piped into a command that stops reading ends quietly', async (t) => {
+once('output piped into a command that stops reading ends quietly', async (t) => {
   const child = spawn('sh', ['-c', `node ${cli} --help | head -1`], { env: process.env });
   let stderr = '';
   child.stderr.on('data', (chunk) => (stderr += chunk));
