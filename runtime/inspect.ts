@@ -9,6 +9,7 @@ import {
   type Snapshot,
 } from 'xstate';
 import type { Logger } from 'pino';
+import { KeyedCoalescer } from './coalesce.js';
 import type { Queryable } from './db/database.js';
 import type { InspectQueries, InspectedRow, JournalEntry } from './queries/inspect.js';
 import type { Registry } from './registry.js';
@@ -71,8 +72,7 @@ export class Inspection {
   readonly #emit: (event: InspectionEvent) => void;
   readonly #seen = new Map<string, Seen>();
   readonly #finished: string[] = [];
-  readonly #fetching = new Map<string, Promise<void>>();
-  readonly #dirty = new Set<string>();
+  readonly #reads = new KeyedCoalescer((id) => this.#deliver(id));
   #closed = false;
 
   constructor(private readonly options: InspectionOptions) {
@@ -90,22 +90,13 @@ export class Inspection {
   }
 
   refresh(id: string): void {
-    if (this.#closed) return;
-    if (this.#fetching.has(id)) {
-      this.#dirty.add(id);
-      return;
-    }
-    const fetch = this.#deliver(id).finally(() => {
-      this.#fetching.delete(id);
-      if (this.#dirty.delete(id)) this.refresh(id);
-    });
-    this.#fetching.set(id, fetch);
+    if (!this.#closed) this.#reads.request(id);
   }
 
   /** Stops reporting; resolves when reads in flight have ended. */
   async close(): Promise<void> {
     this.#closed = true;
-    while (this.#fetching.size > 0) await Promise.all(this.#fetching.values());
+    await this.#reads.drain();
   }
 
   async #deliver(id: string): Promise<void> {

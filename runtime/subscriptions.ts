@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { KeyedCoalescer } from './coalesce.js';
 import type { InstanceState } from './types.js';
 
 type Listener = (state: InstanceState) => void;
@@ -10,8 +11,7 @@ type Listener = (state: InstanceState) => void;
  */
 export class Subscriptions {
   readonly #listeners = new Map<string, Set<Listener>>();
-  readonly #fetching = new Map<string, Promise<void>>();
-  readonly #dirty = new Set<string>();
+  readonly #reads = new KeyedCoalescer((id) => this.#deliver(id));
   /** What each listener saw last; status matters too, since parking in error keeps the version. */
   readonly #delivered = new WeakMap<Listener, { version: number; status: string }>();
 
@@ -46,15 +46,7 @@ export class Subscriptions {
   }
 
   refresh(id: string): void {
-    if (this.#fetching.has(id)) {
-      this.#dirty.add(id);
-      return;
-    }
-    const fetch = this.#deliver(id).finally(() => {
-      this.#fetching.delete(id);
-      if (this.#dirty.delete(id)) this.refresh(id);
-    });
-    this.#fetching.set(id, fetch);
+    this.#reads.request(id);
   }
 
   async #deliver(id: string): Promise<void> {
