@@ -1,95 +1,146 @@
 /**
- * npm run bench [-- --chains N --latency-chains N --connections 1,8]
+ * npm run bench [-- --parts throughput,scale,… --quick --render-only]
  *
- * docket against graphile-worker 0.17, pg-boss 10 and a raw `pg` UPDATE loop, side by side on one
- * PostgreSQL (DATABASE_URL, default postgres://postgres@127.0.0.1:5432/docket_bench, created when
- * missing). Prints a table with ratios, writes bench/results.json and docs/benchmarks.md.
+ * Every part of the benchmark suite in one run, side by side on one PostgreSQL (DATABASE_URL,
+ * default postgres://postgres@127.0.0.1:5432/docket_bench, created when missing) and on PGlite.
+ * Writes bench/results.json, docs/benchmarks.md and its plots (docs/bench-*.svg). A run of some
+ * parts replaces only theirs; `--quick` shrinks the workloads and writes nothing.
  */
-import { cpus, totalmem } from 'node:os';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { runDocket } from './docket.js';
-import { runGraphile } from './graphile.js';
-import { runPgBoss } from './pgboss.js';
-import { runRaw } from './raw.js';
-import { round, type Result, type Workload } from './workload.js';
-import { renderMarkdown, renderTable, type Row } from './report.js';
+import type { BenchContext, Part } from './part.js';
+import { renderSvg } from './plot.js';
+import { renderMarkdown, renderTargets, type Results } from './report.js';
+import { rss } from './parts/rss.js';
+import { scale } from './parts/scale.js';
+import { throughput } from './parts/throughput.js';
+import { round } from './workload.js';
+
+const PARTS: Part<never>[] = [throughput, scale, rss] as Part<never>[];
 
 const { values } = parseArgs({
   options: {
-    chains: { type: 'string', default: '1000' },
-    'latency-chains': { type: 'string', default: '100' },
-    connections: { type: 'string', default: '1,8' },
-    only: { type: 'string' },
-    // Rewrites docs/benchmarks.md from bench/results.json without running anything.
+    parts: { type: 'string' },
+    quick: { type: 'boolean', default: false },
     'render-only': { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
   },
 });
-if (values['render-only']) {
-  const saved = JSON.parse(readFileSync(new URL('./results.json', import.meta.url), 'utf8'));
-  writeFileSync(new URL('../docs/benchmarks.md', import.meta.url), renderMarkdown(saved));
-  process.stdout.write(`${renderTable(saved.rows)}\n`);
+if (values.help) {
+  process.stdout.write(`npm run bench [-- --parts ${PARTS.map((p) => p.name).join(',')}] [--quick] [--render-only]\n\n${PARTS.map((p) => `  ${p.name.padEnd(12)} ${p.title}`).join('\n')}\n`);
   process.exit(0);
 }
+
+const resultsFile = new URL('./results.json', import.meta.url);
+const docsDir = new URL('../docs/', import.meta.url);
+
+function load(): Results {
+  if (!existsSync(resultsFile)) return { machine: '', parts: {} };
+  const saved = JSON.parse(readFileSync(resultsFile, 'utf8')) as Partial<Results>;
+  // Results from before the suite had parts hold one table and no `parts`: start afresh.
+  return { machine: saved.machine ?? '', parts: saved.parts ?? {} };
+}
+
+async function writeDocs(results: Results): Promise<void> {
+  writeFileSync(new URL('benchmarks.md', docsDir), renderMarkdown(results, PARTS));
+  for (const part of PARTS) {
+    const record = results.parts[part.name];
+    if (!record || !part.plots) continue;
+    for (const plot of part.plots(record.result as never)) writeFileSync(new URL(`bench-${plot.name}.svg`, docsDir), `${await renderSvg(plot.spec)}\n`);
+  }
+}
+
+if (values['render-only']) {
+  await writeDocs(load());
+  process.stdout.write('wrote docs/benchmarks.md and its plots from bench/results.json\n');
+  process.exit(0);
+}
+
+const wanted = values.parts?.split(',').map((name) => name.trim()) ?? PARTS.map((p) => p.name);
+const unknown = wanted.filter((name) => !PARTS.some((p) => p.name === name));
+if (unknown.length > 0) {
+  process.stderr.write(`unknown part(s): ${unknown.join(', ')}; the parts are ${PARTS.map((p) => p.name).join(', ')}\n`);
+  process.exit(2);
+}
+
 const url = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/docket_bench';
 
-const contenders: Record<string, (w: Workload, schema: string) => Promise<Result>> = {
-  'raw pg UPDATE (ceiling)': runRaw,
-  docket: runDocket,
-  'graphile-worker 0.17': runGraphile,
-  'pg-boss 10': runPgBoss,
-};
+async function withClient<T>(target: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: target });
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
 
 async function ensureDatabase(): Promise<string> {
   const admin = new URL(url);
   const name = admin.pathname.slice(1);
   admin.pathname = '/postgres';
-  const client = new pg.Client({ connectionString: admin.toString() });
-  await client.connect();
-  const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
-  if (rowCount === 0) await client.query(`CREATE DATABASE "${name.replaceAll('"', '')}"`);
-  await client.end();
-  const db = new pg.Client({ connectionString: url });
-  await db.connect();
-  const { rows } = await db.query<{ version: string; sync: string }>(`SELECT version(), current_setting('synchronous_commit') AS sync`);
-  await db.end();
-  return `${rows[0]!.version.split(' on ')[0]} (synchronous_commit=${rows[0]!.sync})`;
+  await withClient(admin.toString(), async (client) => {
+    const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (rowCount === 0) await client.query(`CREATE DATABASE "${name.replaceAll('"', '')}"`);
+  });
+  const { version, sync } = await withClient(url, async (client) => (await client.query<{ version: string; sync: string }>(`SELECT version(), current_setting('synchronous_commit') AS sync`)).rows[0]!);
+  return `${version.split(' on ')[0]} (synchronous_commit=${sync})`;
 }
 
-async function dropSchema(schema: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-  await client.end();
-}
+const dropSchema = (schema: string) => withClient(url, (client) => client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`));
 
 // A contender that deadlocks leaves nothing on the event loop and node would exit 0 mid-run;
 // this keeps the process alive so a hang shows as one.
 const keepAlive = setInterval(() => {}, 60_000);
 const postgres = await ensureDatabase();
-const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${round(totalmem() / 2 ** 30, 0)} GiB, Node ${process.version}, ${postgres} on the same host`;
-const rows: Row[] = [];
-for (const connections of values.connections.split(',').map(Number)) {
-  const workload: Workload = { url, connections, chains: Number(values.chains), steps: 5, latencyChains: Number(values['latency-chains']) };
-  for (const [name, run] of Object.entries(contenders)) {
-    if (values.only && !name.startsWith(values.only)) continue;
-    const schema = `bench_${name.split(/\W/)[0]!.replace(/-/g, '_')}_${connections}`;
-    await dropSchema(schema);
-    process.stderr.write(`${name} @ ${connections} connection(s)… `);
-    const result = await run(workload, schema);
-    process.stderr.write(`${round(result.stepsPerSec, 0)} steps/s\n`);
-    rows.push({ contender: name, connections, ...result });
-    await dropSchema(schema);
+// The worker-memory part runs the compiled package, as users do.
+if (wanted.includes('rss')) execFileSync('npm', ['run', 'build', '--silent'], { stdio: 'inherit' });
+
+const results = load();
+results.machine = `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${round(totalmem() / 2 ** 30, 0)} GiB, Node ${process.version}, ${postgres} on the same host`;
+const runStarted = performance.now();
+for (const part of PARTS.filter((p) => wanted.includes(p.name))) {
+  const schemas: string[] = [];
+  const dirs: string[] = [];
+  const ctx: BenchContext = {
+    url,
+    quick: values.quick,
+    log: (message) => process.stderr.write(`[${part.name}] ${message}\n`),
+    async schema(name) {
+      await dropSchema(name);
+      schemas.push(name);
+      return name;
+    },
+    async tempDir(name) {
+      const dir = mkdtempSync(join(tmpdir(), `docket-bench-${name}-`));
+      dirs.push(dir);
+      return dir;
+    },
+  };
+  process.stderr.write(`\n== ${part.name}: ${part.title}\n`);
+  const started = performance.now();
+  try {
+    const result = await part.run(ctx);
+    const seconds = (performance.now() - started) / 1000;
+    results.parts[part.name] = { date: new Date().toISOString(), seconds, result };
+    process.stdout.write(`\n## ${part.title} (${round(seconds, 0)} s)\n${part.summary(result)}\n`);
+    const targets = part.targets?.(result) ?? [];
+    if (targets.length > 0) process.stdout.write(`${renderTargets(targets)}\n`);
+  } finally {
+    for (const schema of schemas) await dropSchema(schema);
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   }
 }
-
 clearInterval(keepAlive);
-process.stdout.write(`${renderTable(rows)}\n\nmachine: ${machine}\n`);
-// A partial run (--only) prints its figures but does not replace the recorded side-by-side run.
-if (!values.only) {
-  const results = { date: new Date().toISOString(), machine, workload: { chains: Number(values.chains), steps: 5, latencyChains: Number(values['latency-chains']) }, rows };
-  writeFileSync(new URL('./results.json', import.meta.url), `${JSON.stringify(results, null, 2)}\n`);
-  writeFileSync(new URL('../docs/benchmarks.md', import.meta.url), renderMarkdown(results));
-  process.stdout.write('wrote bench/results.json and docs/benchmarks.md\n');
+process.stdout.write(`\nmachine: ${results.machine}\nall parts in ${round((performance.now() - runStarted) / 1000, 0)} s\n`);
+if (values.quick) {
+  process.stdout.write('--quick: nothing written\n');
+} else {
+  writeFileSync(resultsFile, `${JSON.stringify(results)}\n`);
+  await writeDocs(results);
+  process.stdout.write('wrote bench/results.json, docs/benchmarks.md and docs/bench-*.svg\n');
 }

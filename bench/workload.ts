@@ -17,6 +17,8 @@ export interface Result {
   /** Event (or job) committed -> applied (or started), idle system, milliseconds. */
   p50Ms: number | null;
   p99Ms: number | null;
+  /** Every latency sample of the idle phase, milliseconds, for the distribution plot. */
+  samples?: number[];
   note?: string;
 }
 
@@ -69,7 +71,7 @@ export class JobChains {
     const started = performance.now();
     await this.#run(this.w.chains, 'load');
     const seconds = (performance.now() - started) / 1000;
-    return { stepsPerSec: (this.w.chains * this.w.steps) / seconds, p50Ms: percentile(this.lags, 0.5), p99Ms: percentile(this.lags, 0.99) };
+    return { stepsPerSec: (this.w.chains * this.w.steps) / seconds, p50Ms: percentile(this.lags, 0.5), p99Ms: percentile(this.lags, 0.99), samples: this.lags };
   }
 
   #run(count: number, phase: ChainPayload['phase']): Promise<void> {
