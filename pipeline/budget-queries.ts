@@ -3,6 +3,9 @@ import { PIPELINE_SCHEMA } from './store.js';
 
 const t = (name: string) => `"${PIPELINE_SCHEMA}".${name}`;
 
+/** Where a released call is announced, its budget's key the payload. */
+export const BUDGET_CHANNEL = 'upload_pipeline_budgets';
+
 /** A count per window: at most `limit` in any `windowMs` milliseconds. */
 export interface Rate {
   limit: number;
@@ -48,9 +51,13 @@ export const budgetQueries = {
     return { grantId: null, waitMs: Math.max(0, Number(row.wait_ms)), reason: row.reason! };
   },
 
-  /** Ends a call: it stops counting as in flight, and counts against the rates for a window from now. */
-  async release(db: Queryable, grantId: string): Promise<void> {
-    await db.query(`UPDATE ${t('budget_grants')} SET done = true, until = clock_timestamp() WHERE id = $1`, [grantId]);
+  /**
+   * Ends a call: it stops counting as in flight, and counts against the rates for a window from
+   * now. With `notify`, calls waiting for a slot in every process hear of it (BUDGET_CHANNEL).
+   */
+  async release(db: Queryable, grantId: string, notify: boolean): Promise<void> {
+    const update = `UPDATE ${t('budget_grants')} SET done = true, until = clock_timestamp() WHERE id = $1 RETURNING key`;
+    await db.query(notify ? `WITH released AS (${update}) SELECT pg_notify('${BUDGET_CHANNEL}', key) FROM released` : update, [grantId]);
   },
 
   /** Extends the leases of these calls in flight. */

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { AdapterError } from '../adapters/errors.js';
 import type { Database } from '../index.js';
 import { BudgetCounters, type BudgetMetrics } from './budget-metrics.js';
-import { budgetQueries as q, type Rate, type WaitReason } from './budget-queries.js';
+import { BUDGET_CHANNEL, budgetQueries as q, type Rate, type WaitReason } from './budget-queries.js';
 
 export type { Rate } from './budget-queries.js';
 
@@ -48,9 +48,11 @@ const POLL_MAX_MS = 1000;
 export class Budgets {
   readonly #counters = new BudgetCounters();
   readonly #leases: GrantLeases;
+  readonly #wakeups = new Wakeups();
+  #unlisten: (() => Promise<void>) | undefined;
   readonly providers: Partial<Record<ProviderRole, ProviderBudget>> = {};
 
-  constructor(
+  private constructor(
     private readonly db: Database,
     private readonly settings: BudgetSettings,
     logger: Logger,
@@ -60,9 +62,21 @@ export class Budgets {
     for (const role of ['embedder', 'parser'] as const) {
       const limits = settings[role];
       if (limits && (limits.concurrency !== undefined || limits.tokens || limits.requests)) {
-        this.providers[role] = new ProviderBudget(db, role, limits, settings, this.#leases, this.#counters, logger);
+        this.providers[role] = new ProviderBudget(db, role, limits, settings, this.#leases, this.#counters, this.#wakeups, logger);
       }
     }
+  }
+
+  /**
+   * The budgets of `settings`. Where a provider has a concurrency limit, this process listens for
+   * calls ending anywhere, so a call waiting for a slot takes it at once rather than at its next poll.
+   */
+  static async open(db: Database, settings: BudgetSettings, logger: Logger): Promise<Budgets> {
+    const budgets = new Budgets(db, settings, logger);
+    if (Object.values(budgets.providers).some((budget) => budget.limits.concurrency !== undefined)) {
+      budgets.#unlisten = await db.listen(BUDGET_CHANNEL, (key) => budgets.#wakeups.wake(key), () => budgets.#wakeups.wakeAll());
+    }
+    return budgets;
   }
 
   /**
@@ -82,8 +96,9 @@ export class Budgets {
     return this.#counters.snapshot();
   }
 
-  close(): void {
+  async close(): Promise<void> {
     this.#leases.close();
+    await this.#unlisten?.();
   }
 }
 
@@ -108,6 +123,7 @@ export class ProviderBudget {
     private readonly settings: BudgetSettings,
     private readonly leases: GrantLeases,
     private readonly counters: BudgetCounters,
+    private readonly wakeups: Wakeups,
     private readonly logger: Logger,
   ) {}
 
@@ -125,7 +141,7 @@ export class ProviderBudget {
       if (error instanceof AdapterError && error.status === 429) await this.#pause(error);
       throw error;
     } finally {
-      await this.leases.release(grantId);
+      await this.leases.release(grantId, this.limits.concurrency !== undefined);
     }
   }
 
@@ -160,7 +176,7 @@ export class ProviderBudget {
         });
       }
       const slept = performance.now();
-      await sleep(sleepMs, signal);
+      await sleep(sleepMs, signal, acquired.reason === 'concurrency' ? this.wakeups.of(this.role) : undefined);
       waited[acquired.reason] += performance.now() - slept;
     }
   }
@@ -194,10 +210,10 @@ class GrantLeases {
     this.#timer ??= setInterval(() => void this.#renew(), this.leaseMs / 3).unref();
   }
 
-  async release(grantId: string): Promise<void> {
+  async release(grantId: string, notify: boolean): Promise<void> {
     this.#held.delete(grantId);
     // A failed release leaves the call in flight until its lease lapses: slower, never over the limits.
-    await q.release(this.db, grantId).catch((error: unknown) => this.logger.warn({ err: error, grant: grantId }, 'could not release a budget grant; its lease will lapse'));
+    await q.release(this.db, grantId, notify).catch((error: unknown) => this.logger.warn({ err: error, grant: grantId }, 'could not release a budget grant; its lease will lapse'));
   }
 
   async #renew(): Promise<void> {
@@ -210,18 +226,45 @@ class GrantLeases {
   }
 }
 
-/** Resolves after `ms`, or rejects with the signal's reason when it aborts first. */
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+/** Sleepers by budget key, woken when a call of that budget ends in any process. */
+class Wakeups {
+  readonly #sleepers = new Map<string, Set<() => void>>();
+
+  of(key: string): Set<() => void> {
+    let set = this.#sleepers.get(key);
+    if (!set) this.#sleepers.set(key, (set = new Set()));
+    return set;
+  }
+
+  wake(key: string): void {
+    for (const wake of this.#sleepers.get(key) ?? []) wake();
+  }
+
+  /** After the listening connection was lost: any notice may have been missed. */
+  wakeAll(): void {
+    for (const key of this.#sleepers.keys()) this.wake(key);
+  }
+}
+
+/** Resolves after `ms` or when woken through `wakeups`, or rejects with the signal's reason when it aborts first. */
+function sleep(ms: number, signal: AbortSignal | undefined, wakeups?: Set<() => void>): Promise<void> {
   if (signal?.aborted) return Promise.reject(signal.reason);
   return new Promise((resolve, reject) => {
-    const onAbort = () => {
+    const done = () => {
       clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      wakeups?.delete(woken);
+    };
+    const woken = () => {
+      done();
+      resolve();
+    };
+    const onAbort = () => {
+      done();
       reject(signal!.reason);
     };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
+    const timer = setTimeout(woken, ms);
+    wakeups?.add(woken);
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 }

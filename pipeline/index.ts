@@ -121,7 +121,7 @@ export async function createPipeline(config: PipelineConfig, options: PipelineOp
   try {
     await migrate(db, new SchemaName(PIPELINE_SCHEMA), PIPELINE_MIGRATIONS, 'upload_pipeline', options.logger);
     const store = new PipelineStore(db);
-    const shared = new Budgets(db, budgetSettings(config), options.logger);
+    const shared = await Budgets.open(db, budgetSettings(config), options.logger);
     budgets = shared;
     const chosen = withBudgets(providers(config, workers), shared);
     const search = await ChunkSearch.open(db, chosen.embedder, { dimensions: config.EMBEDDING_DIMENSIONS, timeoutMs: config.SEARCH_TIMEOUT_MS, index: config.SEARCH_INDEX });
@@ -193,13 +193,13 @@ export async function createPipeline(config: PipelineConfig, options: PipelineOp
       async close() {
         // The runtime first: it stops its effects, whose tasks then leave the threads.
         await runtime.close();
-        shared.close();
+        await shared.close();
         await workers.close();
         await closeDb();
       },
     };
   } catch (error) {
-    budgets?.close();
+    await budgets?.close();
     await workers.close();
     await closeDb();
     throw error;

@@ -1,7 +1,9 @@
 import test, { type ExecutionContext } from 'ava';
 import { vector } from '@electric-sql/pglite-pgvector';
 import { createOpenAIMock } from '../../adapters/openai/mock.js';
-import { createPipeline, type Pipeline } from '../../pipeline/index.js';
+import { createPipeline, PIPELINE_MIGRATIONS, type Pipeline } from '../../pipeline/index.js';
+import { Budgets } from '../../pipeline/budgets.js';
+import { migrate, openDatabase, SchemaName } from '../../index.js';
 import { loadConfig } from '../../server/config.js';
 import { processMetrics } from '../../server/metrics.js';
 import { PgliteDatabase } from '../../runtime/db/pglite.js';
@@ -62,7 +64,7 @@ async function fleet(t: ExecutionContext, env: Record<string, string>, count = 2
   let DATABASE_URL = 'memory';
   if (backend === 'postgres') DATABASE_URL = await freshDatabase(t);
   else shared = await PgliteDatabase.open(undefined, { extensions: { vector } });
-  const config = loadConfig({ DATABASE_URL, EMBEDDING_DIMENSIONS: '64', CHUNK_TOKENS: '64', OPENAI_API_KEY: 'sk-test', OPENAI_BASE_URL: `${base}/v1`, ...env });
+  const config = loadConfig({ DATABASE_URL, EMBEDDING_DIMENSIONS: '64', CHUNK_TOKENS: '64', DOCUMENT_WORKERS: '1', OPENAI_API_KEY: 'sk-test', OPENAI_BASE_URL: `${base}/v1`, ...env });
   const pipelines: Pipeline[] = [];
   const start = async () => {
     const pipeline = await createPipeline(config, { logger: silent, ...(shared ? { database: shared } : {}) });
@@ -155,6 +157,28 @@ serial('a 429 from OpenAI to one worker pauses the others: no call reaches OpenA
   const exposition = parseExposition(await processMetrics(b, silent).scrape().then((s) => s.body));
   t.true(exposition.value('docket_budget_wait_seconds_sum', { provider: 'embedder', budget: 'pause' })! > 0);
   t.true(exposition.value('docket_budget_wait_seconds_count', { provider: 'embedder', budget: 'concurrency' })! >= 2);
+});
+
+serial("a dead worker's call stops holding its concurrency slot when its lease lapses; a live one's is renewed and kept", async (t) => {
+  const db = backend === 'postgres' ? await openDatabase(await freshDatabase(t), { logger: silent }) : await PgliteDatabase.open(undefined, { extensions: { vector } });
+  t.teardown(() => db.close());
+  await migrate(db, new SchemaName('upload_pipeline'), PIPELINE_MIGRATIONS, 'upload_pipeline', silent);
+  const settings = { embedder: { concurrency: 1 }, pauseMs: 1000, leaseMs: 300 };
+  const a = await Budgets.open(db, settings, silent);
+  const b = await Budgets.open(db, settings, silent);
+  t.teardown(() => Promise.all([a.close(), b.close()]));
+  // Worker A's call hangs holding the one slot.
+  void a.providers.embedder!.run(0, undefined, () => new Promise(() => {}));
+  await until(async () => ((await db.query(`SELECT 1 FROM upload_pipeline.budget_grants WHERE NOT done`)).rows.length === 1 ? true : undefined));
+  // While A lives and renews, B waits past three leases and gives up when its own signal ends the wait.
+  const kept = await b.providers.embedder!.run(0, AbortSignal.timeout(1000), async () => 'ran').catch((error: DOMException) => error.name);
+  t.is(kept, 'TimeoutError');
+  // A dies (its renewals stop): its lease lapses and B's call goes through.
+  await a.close();
+  t.is(await b.providers.embedder!.run(0, AbortSignal.timeout(10_000), async () => 'ran'), 'ran');
+  const waited = b.metrics().waitMs.find((w) => w.budget === 'concurrency')!;
+  t.is(waited.histogram.count, 1, 'one call of B got its slot');
+  t.true(waited.histogram.sum > 0);
 });
 
 async function until<T>(read: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
