@@ -1,5 +1,6 @@
 import test, { type ExecutionContext } from 'ava';
 import { vector } from '@electric-sql/pglite-pgvector';
+import { createLlamaParseMock } from '../../adapters/llamaparse/mock.js';
 import { createOpenAIMock } from '../../adapters/openai/mock.js';
 import { createPipeline, PIPELINE_MIGRATIONS, type Pipeline } from '../../pipeline/index.js';
 import { Budgets } from '../../pipeline/budgets.js';
@@ -60,11 +61,13 @@ serial('upload rate limit: past UPLOAD_RATE_LIMIT a tenant gets 429 RATE_LIMITED
 async function fleet(t: ExecutionContext, env: Record<string, string>, count = 2) {
   const openai = createOpenAIMock({ latencyMs: 100 });
   const base = await listen(t, openai.app);
+  const llamaparse = createLlamaParseMock({ processingMs: 20 });
+  const parser = env.LLAMA_CLOUD_API_KEY ? { LLAMA_CLOUD_BASE_URL: await listen(t, llamaparse.app) } : {};
   let shared: Database | undefined;
   let DATABASE_URL = 'memory';
   if (backend === 'postgres') DATABASE_URL = await freshDatabase(t);
   else shared = await PgliteDatabase.open(undefined, { extensions: { vector } });
-  const config = loadConfig({ DATABASE_URL, EMBEDDING_DIMENSIONS: '64', CHUNK_TOKENS: '64', DOCUMENT_WORKERS: '1', OPENAI_API_KEY: 'sk-test', OPENAI_BASE_URL: `${base}/v1`, ...env });
+  const config = loadConfig({ DATABASE_URL, EMBEDDING_DIMENSIONS: '64', CHUNK_TOKENS: '64', DOCUMENT_WORKERS: '1', OPENAI_API_KEY: 'sk-test', OPENAI_BASE_URL: `${base}/v1`, ...parser, ...env });
   const pipelines: Pipeline[] = [];
   const start = async () => {
     const pipeline = await createPipeline(config, { logger: silent, ...(shared ? { database: shared } : {}) });
@@ -76,7 +79,7 @@ async function fleet(t: ExecutionContext, env: Record<string, string>, count = 2
     for (const pipeline of pipelines) await pipeline.close();
     await shared?.close();
   });
-  return { openai, pipelines, start };
+  return { openai, llamaparse, pipelines, start };
 }
 
 /** A Markdown document of about `tokens` cl100k tokens in short sections, so it makes several chunks. */
@@ -84,7 +87,7 @@ function document(seed: string, sections: number): string {
   return Array.from({ length: sections }, (_, i) => `## ${seed} part ${i}\n\n${`The ${seed} section ${i} talks about budgets shared by workers through Postgres. `.repeat(3)}`).join('\n\n');
 }
 
-async function settle(pipeline: Pipeline, jobIds: string[], timeoutMs = 30_000) {
+async function settle(pipeline: Pipeline, jobIds: string[], timeoutMs = 90_000) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const jobs = await Promise.all(jobIds.map((id) => pipeline.store.job(id)));
@@ -157,6 +160,20 @@ serial('a 429 from OpenAI to one worker pauses the others: no call reaches OpenA
   const exposition = parseExposition(await processMetrics(b, silent).scrape().then((s) => s.body));
   t.true(exposition.value('docket_budget_wait_seconds_sum', { provider: 'embedder', budget: 'pause' })! > 0);
   t.true(exposition.value('docket_budget_wait_seconds_count', { provider: 'embedder', budget: 'concurrency' })! >= 2);
+});
+
+serial('PARSER_CONCURRENCY and PARSER_REQUEST_LIMIT hold across two workers at LlamaParse: one call in flight, at most 2 uploads and status checks a second', async (t) => {
+  const { llamaparse, pipelines } = await fleet(t, { LLAMA_CLOUD_API_KEY: 'llx-test', PARSER_CONCURRENCY: '1', PARSER_REQUEST_LIMIT: '2/1s' });
+  const [a, b] = pipelines as [Pipeline, Pipeline];
+  const jobs = await Promise.all([a, b, a, b].map(async (p, i) => (await p.submit({ filename: `p${i}.md`, content: new TextEncoder().encode(document(`parse${i}`, 1)) })).jobId));
+  const settled = await settle(a, jobs);
+  t.true(settled.every((job) => job!.stage === 'complete'), JSON.stringify(settled.map((j) => j?.stage)));
+  t.is(llamaparse.maxInFlight(), 1, 'one request at LlamaParse at a time, from either worker');
+  // A call is an upload or a status check; a finished job's result download rides on its check's grant.
+  const calls = llamaparse.requests().filter((r) => r.path.endsWith('/upload') || /\/job\/[^/]+$/.test(r.path));
+  t.true(calls.length >= 2 * jobs.length, 'an upload and at least one status check a job');
+  for (const call of calls) t.true(calls.filter((r) => r.at > call.at - 1000 && r.at <= call.at).length <= 2, `calls in the second ending ${call.at}`);
+  t.true(waits(pipelines, 'parser', 'rate').ms > 0, 'calls waited for the rate');
 });
 
 serial("a dead worker's call stops holding its concurrency slot when its lease lapses; a live one's is renewed and kept", async (t) => {
