@@ -176,7 +176,11 @@ export class ProviderBudget {
         });
       }
       const slept = performance.now();
-      await sleep(sleepMs, signal, acquired.reason === 'concurrency' ? this.wakeups.of(this.role) : undefined);
+      await sleep(sleepMs, signal, acquired.reason === 'concurrency' ? this.wakeups.of(this.role) : undefined).catch((reason: unknown) => {
+        // Ended by the attempt's signal (a timeout, a cancel, a shutdown), which the runtime judges
+        // by the signal itself; an AdapterError keeps it out of the unexpected-failure log.
+        throw new AdapterError('BUDGET_WAIT_ABORTED', `the wait for the ${this.role} budget was ended: ${(reason as Error)?.message ?? String(reason)}`, { transient: true, cause: reason });
+      });
       waited[acquired.reason] += performance.now() - slept;
     }
   }

@@ -9,13 +9,10 @@ table budget_grants
   id bigint not null
   key text not null
   at timestamp with time zone not null
+  until timestamp with time zone not null
+  done boolean not null
   tokens bigint not null
   requests integer not null
-table budget_slots
-  key text not null
-  slot integer not null
-  holder text
-  leased_until timestamp with time zone
 table budgets
   key text not null
   paused_until timestamp with time zone
@@ -70,7 +67,6 @@ table upload_jobs
 constraint :SCHEMA.api_keys api_keys_key_sha256_key UNIQUE (key_sha256)
 constraint :SCHEMA.api_keys api_keys_pkey PRIMARY KEY (id)
 constraint :SCHEMA.budget_grants budget_grants_pkey PRIMARY KEY (id)
-constraint :SCHEMA.budget_slots budget_slots_pkey PRIMARY KEY (key, slot)
 constraint :SCHEMA.budgets budgets_pkey PRIMARY KEY (key)
 constraint :SCHEMA.chunks chunks_pkey PRIMARY KEY (job_id, index)
 constraint :SCHEMA.documents documents_pkey PRIMARY KEY (job_id)
@@ -81,9 +77,8 @@ constraint :SCHEMA.upload_jobs upload_jobs_pkey PRIMARY KEY (job_id)
 constraint :SCHEMA.upload_jobs upload_jobs_tenant_sha256_key UNIQUE (tenant, sha256)
 index CREATE UNIQUE INDEX api_keys_key_sha256_key ON :SCHEMA.api_keys USING btree (key_sha256)
 index CREATE UNIQUE INDEX api_keys_pkey ON :SCHEMA.api_keys USING btree (id)
-index CREATE INDEX budget_grants_key_at_idx ON :SCHEMA.budget_grants USING btree (key, at)
+index CREATE INDEX budget_grants_key_until_idx ON :SCHEMA.budget_grants USING btree (key, until)
 index CREATE UNIQUE INDEX budget_grants_pkey ON :SCHEMA.budget_grants USING btree (id)
-index CREATE UNIQUE INDEX budget_slots_pkey ON :SCHEMA.budget_slots USING btree (key, slot)
 index CREATE UNIQUE INDEX budgets_pkey ON :SCHEMA.budgets USING btree (key)
 index CREATE UNIQUE INDEX chunks_pkey ON :SCHEMA.chunks USING btree (job_id, index)
 index CREATE UNIQUE INDEX documents_pkey ON :SCHEMA.documents USING btree (job_id)
@@ -96,5 +91,5 @@ index CREATE UNIQUE INDEX upload_jobs_pkey ON :SCHEMA.upload_jobs USING btree (j
 index CREATE INDEX upload_jobs_stage_idx ON :SCHEMA.upload_jobs USING btree (stage, created_at, job_id)
 index CREATE INDEX upload_jobs_tenant_created_idx ON :SCHEMA.upload_jobs USING btree (tenant, created_at, job_id)
 index CREATE UNIQUE INDEX upload_jobs_tenant_sha256_key ON :SCHEMA.upload_jobs USING btree (tenant, sha256)
+function acquire_budget
 function ensure_search_index
-function reserve_budget

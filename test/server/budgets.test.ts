@@ -188,8 +188,8 @@ serial("a dead worker's call stops holding its concurrency slot when its lease l
   void a.providers.embedder!.run(0, undefined, () => new Promise(() => {}));
   await until(async () => ((await db.query(`SELECT 1 FROM upload_pipeline.budget_grants WHERE NOT done`)).rows.length === 1 ? true : undefined));
   // While A lives and renews, B waits past three leases and gives up when its own signal ends the wait.
-  const kept = await b.providers.embedder!.run(0, AbortSignal.timeout(1000), async () => 'ran').catch((error: DOMException) => error.name);
-  t.is(kept, 'TimeoutError');
+  const kept = await t.throwsAsync(b.providers.embedder!.run(0, AbortSignal.timeout(1000), async () => 'ran'));
+  t.like(kept, { code: 'BUDGET_WAIT_ABORTED', transient: true, cause: { name: 'TimeoutError' } });
   // A dies (its renewals stop): its lease lapses and B's call goes through.
   await a.close();
   t.is(await b.providers.embedder!.run(0, AbortSignal.timeout(10_000), async () => 'ran'), 'ran');
