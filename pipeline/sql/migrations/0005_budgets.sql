@@ -1,5 +1,5 @@
 -- Shared budgets: per-tenant upload rates, provider rates (tokens and requests per window),
--- provider concurrency slots and provider pauses after a 429. Every server and worker process
+-- provider concurrency (calls in flight) and provider pauses after a 429. Every server and worker process
 -- reads and writes these rows, so the limits hold for the fleet, not per process; every time here
 -- is the database's clock, so hosts with skewed clocks agree. `:SCHEMA` is the quoted schema name.
 
