@@ -213,9 +213,9 @@ function renderJob(job) {
     ['size', `${job.bytes.toLocaleString()} bytes`],
     ['chunks', String(job.chunks)],
     ['embedded', String(job.embedded)],
-    ['uploaded', new Date(job.created_at).toLocaleString()],
+    ['uploaded', new Date(job.created_at).toLocaleString([], { dateStyle: 'medium', timeStyle: 'medium', hourCycle: 'h23' })],
   ];
-  $('job-facts').replaceChildren(...facts.flatMap(([term, value]) => [el('dt', { text: term }), el('dd', { text: value })]));
+  $('job-facts').replaceChildren(...facts.map(([term, value]) => el('div', {}, el('dt', { text: term }), el('dd', { text: value }))));
 }
 
 function renderTimeline() {
@@ -324,7 +324,18 @@ function onStage(stream, change) {
   $('job-stage').replaceWith(Object.assign(badge(change.stage), { id: 'job-stage' }));
   $('retry').disabled = change.stage !== 'failed';
   $('cancel').disabled = change.stage === 'complete' || change.stage === 'canceled';
+  void reloadJob(stream.id);
   void refresh();
+}
+
+/** The job's row again (counts, error), after a change the stream announced. */
+async function reloadJob(id) {
+  try {
+    const job = await api(`/v1/jobs/${id}`);
+    if (state.selected === id) renderJob(job);
+  } catch (error) {
+    handleFailure(error);
+  }
 }
 
 function onEnd(data) {
