@@ -217,3 +217,31 @@ serial(`with API keys the dashboard asks for one, refuses a wrong one, and shows
     [],
   );
 });
+
+serial(`a cut event stream is read again from its last event id: the timeline has every stage once${because}`, async (t) => {
+  const { url, pipeline } = await serverWith(t);
+  const form = new FormData();
+  form.append('file', new Blob(['# Notes\n\nA short note.\n']), 'notes.md');
+  const { job_id: jobId } = (await (await fetch(`${url}/v1/uploads`, { method: 'POST', body: form })).json()) as { job_id: string };
+  await pipeline.runtime.waitFor(jobId, (state) => state.status === 'done');
+  const { page, problems } = await openPage(t);
+
+  // The first stream is cut after its second event, as a proxy or a network drop would; the rest pass.
+  const asked: (string | null)[] = [];
+  await page.route('**/v1/jobs/*/events', async (route) => {
+    asked.push(route.request().headers()['last-event-id'] ?? null);
+    if (asked.length > 1) return route.continue();
+    const response = await route.fetch();
+    const text = await response.text();
+    const blocks = text.split('\n\n');
+    await route.fulfill({ response, body: `${blocks.slice(0, 2).join('\n\n')}\n\n` });
+  });
+  await page.goto(`${url}/dashboard#job=${jobId}`);
+  await current(page, 'complete');
+  const stages = await timeline(page);
+  t.deepEqual(stages, ['queued', 'job_validated', 'parsed', 'chunking', 'chunked', 'embedding', 'embedded', 'complete']);
+  const seqs = await attributes(page, '#timeline li', 'data-seq');
+  t.is(asked.length, 2, 'one reconnect');
+  t.deepEqual(asked, [null, seqs[1]], 'the reconnect asked for what came after the last event it had');
+  t.deepEqual(problems, []);
+});

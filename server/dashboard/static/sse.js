@@ -5,11 +5,16 @@
 export async function* sseMessages(body) {
   const reader = body.pipeThrough(new TextDecoderStream()).getReader();
   let buffer = '';
+  // A CR that ends a piece may be half of a CRLF: it waits for the next piece before it counts.
+  let carried = '';
   try {
     for (;;) {
       const { done, value } = await reader.read();
       if (done) return;
-      buffer += value.replace(/\r\n?/g, '\n');
+      let text = carried + value;
+      carried = text.endsWith('\r') ? '\r' : '';
+      if (carried) text = text.slice(0, -1);
+      buffer += text.replace(/\r\n?/g, '\n');
       let cut;
       while ((cut = buffer.indexOf('\n\n')) >= 0) {
         const block = buffer.slice(0, cut);
