@@ -147,6 +147,14 @@ serial(`the dashboard shows a job mid-pipeline on the machine's diagram, follows
   t.true(await page.isDisabled('#cancel'));
   t.true(await page.isDisabled('#retry'));
 
+  // A stage's count filters the list to that stage.
+  await page.waitForFunction(() => document.querySelector('.stage-count[data-stage="canceled"] .count')?.textContent === '1', null, { timeout: 30_000 });
+  await page.click('.stage-count[data-stage="canceled"]');
+  await page.waitForFunction(() => document.querySelectorAll('#jobs tr').length === 1, null, { timeout: 30_000 });
+  t.deepEqual(await attributes(page, '#jobs tr', 'data-job'), [hostile]);
+  await page.click('.stage-count[data-stage="all"]');
+  await page.waitForFunction(() => document.querySelectorAll('#jobs tr').length === 2, null, { timeout: 30_000 });
+
   // The parser fails a job (with markup in its message); Retry resumes it at the parse, and it completes.
   llamaparse.script.fail = { times: 1, error_code: 'ERROR_DURING_PROCESSING', error_message: 'the parser <b>fell</b> over' };
   const failing = await send(url, 'minutes.pdf', await textPdf({ pages: 1 }));
@@ -157,7 +165,7 @@ serial(`the dashboard shows a job mid-pipeline on the machine's diagram, follows
   t.true(await page.isEnabled('#retry'), 'a failed job can be retried');
   await page.click('#retry');
   await current(page, 'chunking');
-  t.false(await page.isVisible('#job-error'), 'the error is cleared when the job moves again');
+  await page.waitForSelector('#job-error', { state: 'hidden' }); // cleared once the job moves again
   holds.of(failing).release.open();
   await current(page, 'complete');
   const stages = await timeline(page);

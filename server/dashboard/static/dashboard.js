@@ -13,7 +13,7 @@ const RECONNECT_MS = 1000;
 const RETRY_PATIENCE = 40;
 
 const $ = (id) => document.getElementById(id);
-const state = { key: sessionStorage.getItem(KEY), filter: null, selected: null, stream: null, timer: null, cursor: null };
+const state = { key: sessionStorage.getItem(KEY), filter: null, selected: null, stream: null, timer: null, cursor: null, turn: 0 };
 
 class ApiError extends Error {
   constructor(status, code, message) {
@@ -137,12 +137,7 @@ function jobRow(job) {
   if (job.job_id === state.selected) row.setAttribute('aria-selected', 'true');
   const open = () => select(job.job_id);
   row.addEventListener('click', open);
-  row.addEventListener('keydown', (event) => {
-    if (event.key === 'Enter' || event.key === ' ') {
-      event.preventDefault();
-      open();
-    }
-  });
+  row.addEventListener('keydown', (event) => void (event.key === 'Enter' && open()));
   return row;
 }
 
@@ -175,11 +170,16 @@ function listParams(cursor) {
 /** Stage counts and the first page of jobs, again every LIST_REFRESH_MS: the list is polled, the selected job streamed. */
 async function refresh() {
   clearTimeout(state.timer);
+  // A slower earlier refresh (another filter) must not overwrite a later one.
+  const turn = ++state.turn;
   try {
     const [stats, page] = await Promise.all([api('/v1/stats'), api(`/v1/jobs?${listParams()}`)]);
+    if (turn !== state.turn) return;
     renderStages(stats);
     renderJobs(page);
-    if (!state.stream || state.stream.live) setConnection('connected', 'ok');
+    const stream = state.stream;
+    if (!stream || stream.ended) setConnection('connected', 'ok');
+    else if (stream.live) setConnection('live', 'ok');
   } catch (error) {
     if (handleFailure(error)) return;
   }
@@ -278,7 +278,8 @@ async function read(stream) {
       const response = await fetch(`/v1/jobs/${stream.id}/events`, { headers: headers(extra), signal, cache: 'no-store' });
       // 204: settled, nothing after lastId. Just after a retry the RETRY may not be applied yet: look again.
       if (response.status === 204) {
-        if (stream.patience-- <= 0) return;
+        stream.ended = stream.patience-- <= 0;
+        if (stream.ended) return;
         await new Promise((resolve) => setTimeout(resolve, RECONNECT_MS / 4));
         continue;
       }
@@ -288,7 +289,10 @@ async function read(stream) {
       }
       stream.live = true;
       setConnection('live', 'ok');
-      if (await consume(stream, response.body)) return;
+      if (await consume(stream, response.body)) {
+        stream.ended = true;
+        return;
+      }
     } catch (error) {
       if (signal.aborted) return;
       if (error instanceof ApiError && error.status < 500) {
