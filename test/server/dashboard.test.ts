@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Page } from 'playwright-core';
 import { createLlamaParseMock } from '../../adapters/llamaparse/mock.js';
-import type { ServiceHandler } from '../../index.js';
+import { PermanentError, type ServiceHandler } from '../../index.js';
 import { CHROMIUM_ARGS, ensureChromium } from '../../scripts/ensure-chromium.mjs';
 import { textPdf } from '../fixtures/documents.js';
 import { gate, serverWith } from '../helpers/control.js';
@@ -251,5 +251,34 @@ serial(`a cut event stream is read again from its last event id: the timeline ha
   const seqs = await attributes(page, '#timeline li', 'data-seq');
   t.is(asked.length, 2, 'one reconnect');
   t.deepEqual(asked, [null, seqs[1]], 'the reconnect asked for what came after the last event it had');
+  t.deepEqual(problems, []);
+});
+
+serial(`a failed job retried elsewhere (the API, the CLI) is followed again by the page that shows it${because}`, async (t) => {
+  let refused = false;
+  // Validation refuses the first job once, permanently: it fails at once, then passes on the retry.
+  const instrument = (name: string, handler: ServiceHandler): ServiceHandler =>
+    name !== 'validateUpload'
+      ? handler
+      : async (context) => {
+          if (refused) return handler(context);
+          refused = true;
+          throw new PermanentError('refused once by the test', { code: 'INJECTED' });
+        };
+  const { url, pipeline } = await serverWith(t, { pipeline: { instrument } });
+  const form = new FormData();
+  form.append('file', new Blob(['# Notes\n\nA short note.\n']), 'notes.md');
+  const { job_id: jobId } = (await (await fetch(`${url}/v1/uploads`, { method: 'POST', body: form })).json()) as { job_id: string };
+  await pipeline.runtime.waitFor(jobId, (state) => state.value === 'failed');
+  const { page, problems } = await openPage(t);
+  await page.goto(`${url}/dashboard#job=${jobId}`);
+  await current(page, 'failed');
+  t.is(await page.textContent('#job-error'), 'queued: INJECTED: refused once by the test');
+
+  // Its stream has ended (the job settled); the retry comes from outside the page.
+  const retried = await fetch(`${url}/v1/jobs/${jobId}/retry`, { method: 'POST' });
+  t.is(retried.status, 202);
+  await current(page, 'complete');
+  t.deepEqual(await timeline(page), ['queued', 'failed', 'queued', 'job_validated', 'parsed', 'chunking', 'chunked', 'embedding', 'embedded', 'complete']);
   t.deepEqual(problems, []);
 });

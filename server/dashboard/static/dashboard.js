@@ -23,9 +23,7 @@ class ApiError extends Error {
   }
 }
 
-function headers(extra = {}) {
-  return state.key ? { ...extra, authorization: `Bearer ${state.key}` } : extra;
-}
+const headers = (extra = {}) => (state.key ? { ...extra, authorization: `Bearer ${state.key}` } : extra);
 
 async function api(path, init = {}) {
   const response = await fetch(path, { ...init, headers: headers(init.headers), cache: 'no-store' });
@@ -60,9 +58,7 @@ function setConnection(text, kind) {
   node.dataset.status = kind;
 }
 
-function show(id, visible) {
-  $(id).hidden = !visible;
-}
+const show = (id, visible) => void ($(id).hidden = !visible);
 
 function showError(id, message) {
   $(id).textContent = message || '';
@@ -147,6 +143,10 @@ function renderJobs(page) {
   show('jobs-empty', page.jobs.length === 0);
   state.cursor = page.next_cursor;
   show('more', Boolean(page.next_cursor));
+  // A settled job moved again (retried elsewhere: the CLI, another tab): follow it again.
+  const mine = page.jobs.find((job) => job.job_id === state.selected);
+  const stream = state.stream;
+  if (mine && stream?.ended && stream.id === mine.job_id && mine.updated_at > (stream.settledAt ?? '')) follow(mine.job_id, RETRY_PATIENCE, mine.updated_at);
 }
 
 $('more').addEventListener('click', async () => {
@@ -261,8 +261,8 @@ function stopStream() {
  * the Authorization header. The backlog comes first (the timeline), then each change as it commits.
  * A cut stream reconnects from the last event id; `end` (or 204) means the job has settled.
  */
-function follow(id, patience = 0) {
-  const stream = { id, controller: new AbortController(), changes: state.stream && state.stream.id === id ? state.stream.changes : [], lastId: null, live: false, patience };
+function follow(id, patience = 0, settledAt = null) {
+  const stream = { id, controller: new AbortController(), changes: state.stream && state.stream.id === id ? state.stream.changes : [], lastId: null, live: false, patience, settledAt };
   if (stream.changes.length) stream.lastId = String(stream.changes.at(-1).seq);
   if (state.stream) state.stream.controller.abort();
   state.stream = stream;
@@ -314,6 +314,7 @@ async function consume(stream, body) {
     const data = JSON.parse(message.data);
     if (message.event === 'stage') onStage(stream, data);
     if (message.event === 'end') {
+      stream.settledAt = data.updated_at;
       onEnd(data);
       return true;
     }
