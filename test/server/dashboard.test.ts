@@ -87,15 +87,19 @@ async function selectJob(page: Page, jobId: string) {
   await page.waitForSelector(`#job-id:text-is("${jobId}")`);
 }
 
-serial(`the dashboard shows a job mid-pipeline on the machine's diagram, follows it live, cancels and retries from its buttons${because}`, async (t) => {
+/** The server on the LlamaParse mock, chunking held per job, and a page in Chromium. */
+async function pipelineAndPage(t: ExecutionContext) {
   const llamaparse = createLlamaParseMock({ processingMs: 30 });
   const holds = chunkingHolds();
   const { url } = await serverWith(t, {
     env: { LLAMA_CLOUD_API_KEY: 'llx-test', LLAMA_CLOUD_BASE_URL: await listen(t, llamaparse.app) },
     pipeline: { instrument: holds.instrument },
   });
-  const { page, problems } = await openPage(t);
+  return { url, llamaparse, holds, ...(await openPage(t)) };
+}
 
+serial(`the dashboard shows a job mid-pipeline on the machine's diagram and follows it live; a refusal's 409 reason is shown${because}`, async (t) => {
+  const { url, holds, page, problems } = await pipelineAndPage(t);
   const report = await send(url, 'quarterly-report.pdf', await textPdf({ pages: 3 }));
   const hostile = await send(url, HOSTILE, await textPdf({ pages: 2 }));
   await Promise.all([holds.of(report).started.promise, holds.of(hostile).started.promise]);
@@ -137,7 +141,21 @@ serial(`the dashboard shows a job mid-pipeline on the machine's diagram, follows
   await page.waitForSelector('#action-error:not([hidden])');
   t.regex((await page.textContent('#action-error')) ?? '', /^JOB_NOT_FAILED: job [0-9a-f-]{36} is complete; only a failed job can be retried$/);
 
-  // The hostile job, held in chunking: its name is shown as text, and Cancel ends it.
+  t.is(await page.locator('img').count(), 0, 'no element came from a file name');
+  // The refused retry's 409 is the browser's own console line; nothing else went wrong.
+  t.deepEqual(
+    problems.filter((problem) => !/status of 409/.test(problem)),
+    [],
+    'no page error, other console error or dialog',
+  );
+});
+
+serial(`Cancel ends a running job; its hostile name is shown as text; a stage's count filters the list${because}`, async (t) => {
+  const { url, holds, page, problems } = await pipelineAndPage(t);
+  const other = await send(url, 'notes.pdf', await textPdf({ pages: 1 }));
+  const hostile = await send(url, HOSTILE, await textPdf({ pages: 2 }));
+  await holds.of(hostile).started.promise;
+  await page.goto(`${url}/dashboard`);
   await selectJob(page, hostile);
   await current(page, 'chunking');
   t.is(await page.textContent('#job-title'), HOSTILE);
@@ -147,21 +165,29 @@ serial(`the dashboard shows a job mid-pipeline on the machine's diagram, follows
   t.true(await page.isDisabled('#cancel'));
   t.true(await page.isDisabled('#retry'));
 
-  // A stage's count filters the list to that stage.
   await page.waitForFunction(() => document.querySelector('.stage-count[data-stage="canceled"] .count')?.textContent === '1', null, { timeout: 30_000 });
   await page.click('.stage-count[data-stage="canceled"]');
   await page.waitForFunction(() => document.querySelectorAll('#jobs tr').length === 1, null, { timeout: 30_000 });
   t.deepEqual(await attributes(page, '#jobs tr', 'data-job'), [hostile]);
   await page.click('.stage-count[data-stage="all"]');
   await page.waitForFunction(() => document.querySelectorAll('#jobs tr').length === 2, null, { timeout: 30_000 });
+  t.deepEqual((await attributes(page, '#jobs tr', 'data-job')).sort(), [hostile, other].sort());
 
-  // The parser fails a job (with markup in its message); Retry resumes it at the parse, and it completes.
+  t.is(await page.locator('img').count(), 0, 'no element came from a file name');
+  t.deepEqual(problems, [], 'no page error, console error or dialog');
+});
+
+serial(`a job the parser failed is retried from its button, resumes at the parse and completes; the error is shown as text${because}`, async (t) => {
+  const { url, llamaparse, holds, page, problems } = await pipelineAndPage(t);
+  // The parser fails the job, with markup in its message.
   llamaparse.script.fail = { times: 1, error_code: 'ERROR_DURING_PROCESSING', error_message: 'the parser <b>fell</b> over' };
   const failing = await send(url, 'minutes.pdf', await textPdf({ pages: 1 }));
+  await page.goto(`${url}/dashboard`);
   await selectJob(page, failing);
   await current(page, 'failed');
   await page.waitForSelector('#job-error:not([hidden])');
   t.is(await page.textContent('#job-error'), 'parsing: LLAMAPARSE_ERROR_DURING_PROCESSING: the parser <b>fell</b> over');
+  t.is(await page.locator('#job-error b').count(), 0);
   t.true(await page.isEnabled('#retry'), 'a failed job can be retried');
   await page.click('#retry');
   await current(page, 'chunking');
@@ -171,15 +197,8 @@ serial(`the dashboard shows a job mid-pipeline on the machine's diagram, follows
   const stages = await timeline(page);
   t.deepEqual(stages.slice(0, 4), ['queued', 'job_validated', 'parsing', 'failed']);
   t.deepEqual(stages.slice(4), ['job_validated', 'parsing', 'parsed', 'chunking', 'chunked', 'embedding', 'embedded', 'complete'], 'the retry resumed at the parse');
-  t.deepEqual(await page.$$eval('#timeline li .event', (nodes) => nodes.map((node) => node.textContent)).then((events) => events[4]), 'RETRY');
-
-  t.is(await page.locator('img').count(), 0, 'no element came from a file name or an error message');
-  // The refused retry's 409 is the browser's own console line; nothing else went wrong.
-  t.deepEqual(
-    problems.filter((problem) => !/status of 409/.test(problem)),
-    [],
-    'no page error, other console error or dialog',
-  );
+  t.is((await page.$$eval('#timeline li .event', (nodes) => nodes.map((node) => node.textContent)))[4], 'RETRY');
+  t.deepEqual(problems, [], 'no page error, console error or dialog');
 });
 
 serial(`with API keys the dashboard asks for one, refuses a wrong one, and shows only that tenant's jobs${because}`, async (t) => {
