@@ -13,8 +13,10 @@ import { runDocket } from './docket.js';
 import { runGraphile } from './graphile.js';
 import { runPgBoss } from './pgboss.js';
 import { runRaw } from './raw.js';
+import { runTakeover } from './takeover.js';
+import { runTimerBurst } from './timers.js';
 import { round, type Result, type Workload } from './workload.js';
-import { renderMarkdown, renderTable, type Row } from './report.js';
+import { renderMarkdown, renderParts, renderTable, type Row } from './report.js';
 
 const { values } = parseArgs({
   options: {
@@ -22,6 +24,8 @@ const { values } = parseArgs({
     'latency-chains': { type: 'string', default: '100' },
     connections: { type: 'string', default: '1,8' },
     only: { type: 'string' },
+    // Comma-separated parts besides the contenders (timers, takeover); `none` skips them.
+    parts: { type: 'string', default: 'timers,takeover' },
     // Rewrites docs/benchmarks.md from bench/results.json without running anything.
     'render-only': { type: 'boolean', default: false },
   },
@@ -84,11 +88,23 @@ for (const connections of values.connections.split(',').map(Number)) {
   }
 }
 
+// Parts measured beside the contenders, each a module exporting one function of (url, schema).
+const partRunners: Record<string, (url: string, schema: string) => Promise<object>> = { timers: runTimerBurst, takeover: runTakeover };
+const parts: Record<string, object> = {};
+for (const name of values.parts.split(',').filter((part) => part in partRunners)) {
+  const schema = `bench_part_${name}`;
+  await dropSchema(schema);
+  process.stderr.write(`${name}… `);
+  parts[name] = await partRunners[name]!(url, schema);
+  process.stderr.write(`${JSON.stringify(parts[name])}\n`);
+  await dropSchema(schema);
+}
+
 clearInterval(keepAlive);
-process.stdout.write(`${renderTable(rows)}\n\nmachine: ${machine}\n`);
+process.stdout.write(`${renderTable(rows)}\n\n${renderParts(parts)}\nmachine: ${machine}\n`);
 // A partial run (--only) prints its figures but does not replace the recorded side-by-side run.
 if (!values.only) {
-  const results = { date: new Date().toISOString(), machine, workload: { chains: Number(values.chains), steps: 5, latencyChains: Number(values['latency-chains']) }, rows };
+  const results = { date: new Date().toISOString(), machine, workload: { chains: Number(values.chains), steps: 5, latencyChains: Number(values['latency-chains']) }, rows, parts };
   writeFileSync(new URL('./results.json', import.meta.url), `${JSON.stringify(results, null, 2)}\n`);
   writeFileSync(new URL('../docs/benchmarks.md', import.meta.url), renderMarkdown(results));
   process.stdout.write('wrote bench/results.json and docs/benchmarks.md\n');
