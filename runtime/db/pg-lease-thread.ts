@@ -12,13 +12,18 @@ const { parentPort, workerData } = require('node:worker_threads');
 const pg = require(workerData.pgPath);
 const leases = new Map();
 let client = null;
-async function connection() {
-  if (client) return client;
-  const next = new pg.Client({ connectionString: workerData.connectionString, connectionTimeoutMillis: workerData.leaseMs });
-  next.on('error', () => { if (client === next) client = null; });
-  await next.connect();
-  client = next;
-  return client;
+let connecting = null;
+// One connection for renewals and beats, however many ask for it at once.
+function connection() {
+  if (client) return Promise.resolve(client);
+  connecting = connecting || (async () => {
+    const next = new pg.Client({ connectionString: workerData.connectionString, connectionTimeoutMillis: workerData.leaseMs });
+    next.on('error', () => { if (client === next) client = null; });
+    await next.connect();
+    client = next;
+    return client;
+  })().finally(() => { connecting = null; });
+  return connecting;
 }
 async function renew() {
   const now = Date.now();
@@ -33,7 +38,29 @@ async function renew() {
     parentPort.postMessage({ type: 'error', message: String(error && error.message), code: error && error.code });
   }
 }
-const timer = setInterval(renew, Math.max(workerData.leaseMs / 3, 50));
+// Liveness: this connection's backend, recorded in the worker's row, dies with the process; the
+// sweep makes the running effects of workers whose backend is gone due at once.
+let beating = null;
+async function beat() {
+  try {
+    const db = await connection();
+    await db.query(workerData.liveness.beat, [workerData.workerId, workerData.leaseMs, true]);
+    await db.query(workerData.liveness.sweep, [new Date(), [workerData.workerId], workerData.channel]);
+  } catch (error) {
+    if (client) client.end().catch(() => {});
+    client = null;
+    parentPort.postMessage({ type: 'error', message: String(error && error.message), code: error && error.code });
+  }
+}
+const timers = [
+  setInterval(renew, Math.max(workerData.leaseMs / 3, 50)),
+  setInterval(() => { beating = beating || beat().finally(() => { beating = null; }); }, workerData.heartbeatMs),
+];
+beating = beat().finally(() => { beating = null; });
+async function leave() {
+  await beating;
+  if (client) await client.query(workerData.liveness.leave, [workerData.workerId]);
+}
 parentPort.on('message', (m) => {
   if (m.type === 'changes') {
     for (const [key, deadline] of m.changes) {
@@ -41,8 +68,8 @@ parentPort.on('message', (m) => {
       else leases.set(key, deadline);
     }
   } else if (m.type === 'close') {
-    clearInterval(timer);
-    Promise.resolve(client && client.end()).catch(() => {}).finally(() => parentPort.close());
+    timers.forEach(clearInterval);
+    leave().catch(() => {}).then(() => client && client.end()).catch(() => {}).finally(() => parentPort.close());
   }
 });
 `;
@@ -63,9 +90,10 @@ export class ThreadLeaseKeeper implements LeaseKeeper {
   }
 
   #spawn(): Worker {
-    const { workerId, leaseMs, sql, logger } = this.options;
+    const { workerId, leaseMs, sql, liveness, heartbeatMs, channel, logger } = this.options;
     const pgPath = createRequire(import.meta.url).resolve('pg');
-    const worker = new Worker(THREAD, { eval: true, workerData: { pgPath, connectionString: this.connectionString, workerId, leaseMs, sql } });
+    const workerData = { pgPath, connectionString: this.connectionString, workerId, leaseMs, sql, liveness, heartbeatMs, channel };
+    const worker = new Worker(THREAD, { eval: true, workerData });
     worker.unref();
     worker.on('message', (message: { type: string; message?: string; code?: string }) => {
       if (message.type === 'error') logger.warn({ err: { message: message.message, code: message.code } }, 'lease heartbeat failed');
