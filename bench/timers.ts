@@ -7,7 +7,7 @@
 import pg from 'pg';
 import pino from 'pino';
 import { setup, type AnyStateMachine } from 'xstate';
-import { createRuntime } from '../index.js';
+import { createRuntime, type RuntimeOptions } from '../index.js';
 import { percentile, round } from './workload.js';
 
 export interface TimerBurstResult {
@@ -19,6 +19,8 @@ export interface TimerBurstResult {
   maxMs: number;
   /** What the runtime's own metrics() said (lateness to commit, from its histogram), when it reports percentiles. */
   reported: { p50: number; p99: number; max: number } | null;
+  /** Step transactions the burst took, and their wall time (p50, max), milliseconds. */
+  transactions: { count: number; p50Ms: number; maxMs: number };
 }
 
 /** Waits in `waiting` until the absolute time in its input, then finishes. */
@@ -32,7 +34,7 @@ const burst = setup({
   states: { waiting: { after: { due: 'fired' } }, fired: { type: 'final' } },
 }) as unknown as AnyStateMachine;
 
-export async function runTimerBurst(url: string, schema: string, options: { timers?: number; spreadMs?: number; leadMs?: number } = {}): Promise<TimerBurstResult> {
+export async function runTimerBurst(url: string, schema: string, options: { timers?: number; spreadMs?: number; leadMs?: number; worker?: Partial<RuntimeOptions> } = {}): Promise<TimerBurstResult> {
   const timers = options.timers ?? 10_000;
   const spreadMs = options.spreadMs ?? 1_000;
   const logger = pino({ level: 'warn' });
@@ -46,7 +48,7 @@ export async function runTimerBurst(url: string, schema: string, options: { time
     if (id && Number(version) >= 1 && !fired.has(id)) fired.set(id, Date.now());
   });
   await listener.query(`LISTEN "${schema}_steps"`);
-  const worker = await createRuntime({ database: url, schema, machines: { burst }, logger });
+  const worker = await createRuntime({ database: url, schema, machines: { burst }, logger, ...options.worker });
   try {
     const base = Date.now() + (options.leadMs ?? 20_000);
     for (let i = 0; i < timers; i += 200) {
@@ -61,14 +63,17 @@ export async function runTimerBurst(url: string, schema: string, options: { time
     const deadline = base + spreadMs + 120_000;
     while (fired.size < due.size && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
     const lateness = [...due].map(([id, at]) => (fired.get(id) ?? Number.NaN) - at).filter((ms) => Number.isFinite(ms));
-    const timer = worker.metrics().timerLatenessMs as { p50?: number; p99?: number; max: number };
+    const metrics = worker.metrics();
+    const timer = metrics.timerLatenessMs as { p50?: number; p99?: number; max: number };
+    const tx = metrics.stepTransactionMs as { count: number; p50?: number; max: number };
     return {
       timers: due.size,
       spreadMs,
       p50Ms: round(percentile(lateness, 0.5), 1),
       p99Ms: round(percentile(lateness, 0.99), 1),
       maxMs: round(Math.max(...lateness), 1),
-      reported: timer.p50 === undefined || timer.p99 === undefined ? null : { p50: timer.p50, p99: timer.p99, max: round(timer.max, 1) },
+      reported: timer.p50 === undefined || timer.p99 === undefined ? null : { p50: round(timer.p50, 1), p99: round(timer.p99, 1), max: round(timer.max, 1) },
+      transactions: { count: tx.count, p50Ms: round(tx.p50 ?? Number.NaN, 1), maxMs: round(tx.max, 1) },
     };
   } finally {
     await worker.close();
