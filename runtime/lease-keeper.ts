@@ -51,11 +51,9 @@ export interface HeartbeatOptions {
   leaseMs: number;
   /** The renewal statement: `$1` the keys, `$2` the worker id, `$3` the new expiry. */
   sql: string;
-  /** Worker liveness: beat and sweep every `heartbeatMs`, leave on close. */
+  /** Worker liveness: beat every `heartbeatMs` while holding leases, leave on close. */
   liveness: LivenessSql;
   heartbeatMs: number;
-  /** The effects channel a sweep notifies when it freed effects. */
-  channel: string;
   logger: Logger;
 }
 
@@ -64,11 +62,41 @@ export interface HeartbeatOptions {
  * connection, where there are other processes to take over); else timers on this thread.
  */
 export function createLeaseKeeper(options: LeaseKeeperOptions): LeaseKeeper {
-  const { db, clock, queries, workers, workerId, leaseMs, channel, logger } = options;
+  const { db, clock, queries, workers, workerId, leaseMs, logger } = options;
   if (clock === systemClock && db.keepLeases) {
-    return db.keepLeases({ workerId, leaseMs, sql: queries.heartbeatSql, liveness: workers.sql, heartbeatMs: HEARTBEAT_MS, channel, logger });
+    const keeper = db.keepLeases({ workerId, leaseMs, sql: queries.heartbeatSql, liveness: workers.sql, heartbeatMs: HEARTBEAT_MS, logger });
+    return withSweeps(keeper, options);
   }
   return new TimerLeaseKeeper(options);
+}
+
+/**
+ * A store's keeper, with sweeps for dead workers every HEARTBEAT_MS on this thread and the pool. The
+ * keeper's own connection opens only once this worker holds a lease (as before), so a runtime that
+ * never runs an effect costs no extra connection; a busy thread here only delays the takeover of
+ * another worker's effects, never this worker's own liveness.
+ */
+function withSweeps(keeper: LeaseKeeper, options: LeaseKeeperOptions): LeaseKeeper {
+  const { db, workers, workerId, clock, channel, logger } = options;
+  let sweeping: Promise<void> | null = null;
+  const sweep = async () => {
+    try {
+      if (await workers.sweep(db, new Date(clock.now()), [workerId], channel)) logger.info('made the running effects of a dead worker due');
+    } catch (error) {
+      logger.warn({ err: error }, 'sweep for dead workers failed');
+    }
+  };
+  const timer = setInterval(() => (sweeping ??= sweep().finally(() => (sweeping = null))), HEARTBEAT_MS);
+  (timer as { unref?: () => void }).unref?.();
+  return {
+    hold: (key, deadline) => keeper.hold(key, deadline),
+    drop: (key) => keeper.drop(key),
+    async close() {
+      clearInterval(timer);
+      await sweeping;
+      await keeper.close();
+    },
+  };
 }
 
 /** Renewals on this thread's timers: for PGlite (one process, nothing to take over) and manual clocks. */

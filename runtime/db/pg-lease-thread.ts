@@ -38,14 +38,18 @@ async function renew() {
     parentPort.postMessage({ type: 'error', message: String(error && error.message), code: error && error.code });
   }
 }
-// Liveness: this connection's backend, recorded in the worker's row, dies with the process; the
-// sweep makes the running effects of workers whose backend is gone due at once.
+// Liveness: this connection's backend, recorded in the worker's row, dies with the process; other
+// workers' sweeps make the running effects of a worker whose backend is gone due at once. Beats only
+// while leases are held, each recording the backend anew (a reconnect changes it), so a worker that
+// runs no effect opens no connection here.
 let beating = null;
+let beaten = null;
 async function beat() {
+  if (leases.size === 0) return;
   try {
     const db = await connection();
     await db.query(workerData.liveness.beat, [workerData.workerId, workerData.leaseMs, true]);
-    await db.query(workerData.liveness.sweep, [new Date(), [workerData.workerId], workerData.channel]);
+    beaten = db;
   } catch (error) {
     if (client) client.end().catch(() => {});
     client = null;
@@ -56,10 +60,9 @@ const timers = [
   setInterval(renew, Math.max(workerData.leaseMs / 3, 50)),
   setInterval(() => { beating = beating || beat().finally(() => { beating = null; }); }, workerData.heartbeatMs),
 ];
-beating = beat().finally(() => { beating = null; });
 async function leave() {
   await beating;
-  if (client) await client.query(workerData.liveness.leave, [workerData.workerId]);
+  if (client && beaten) await client.query(workerData.liveness.leave, [workerData.workerId]);
 }
 parentPort.on('message', (m) => {
   if (m.type === 'changes') {
@@ -67,6 +70,8 @@ parentPort.on('message', (m) => {
       if (deadline === null) leases.delete(key);
       else leases.set(key, deadline);
     }
+    // The first lease on this connection: say whose it is before the effect has run long.
+    if (leases.size > 0 && beaten !== client) beating = beating || beat().finally(() => { beating = null; });
   } else if (m.type === 'close') {
     timers.forEach(clearInterval);
     leave().catch(() => {}).then(() => client && client.end()).catch(() => {}).finally(() => parentPort.close());
@@ -90,9 +95,9 @@ export class ThreadLeaseKeeper implements LeaseKeeper {
   }
 
   #spawn(): Worker {
-    const { workerId, leaseMs, sql, liveness, heartbeatMs, channel, logger } = this.options;
+    const { workerId, leaseMs, sql, liveness, heartbeatMs, logger } = this.options;
     const pgPath = createRequire(import.meta.url).resolve('pg');
-    const workerData = { pgPath, connectionString: this.connectionString, workerId, leaseMs, sql, liveness, heartbeatMs, channel };
+    const workerData = { pgPath, connectionString: this.connectionString, workerId, leaseMs, sql, liveness, heartbeatMs };
     const worker = new Worker(THREAD, { eval: true, workerData });
     worker.unref();
     worker.on('message', (message: { type: string; message?: string; code?: string }) => {

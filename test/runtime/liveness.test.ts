@@ -44,9 +44,15 @@ test('a running effect moves at once when its worker stops beating, and stays wh
 
 test('a closed runtime removes its worker row', async (t) => {
   const h = await harness(t);
-  const rt = await h.runtime({ machines: { invoker, recorder } });
+  let finish!: () => void;
+  const finished = new Promise<void>((resolve) => (finish = resolve));
+  const rt = await h.runtime({ machines: { invoker, recorder }, services: { work: async () => (await finished, 'ok') } });
+  // On PostgreSQL a worker has a row once it holds a lease: run an effect until the row is there.
+  const id = await rt.start('invoker', { input: 'x' });
   const rows = () => h.db.query(`SELECT 1 FROM "${h.db.schema}".workers WHERE id = $1`, [rt.workerId]);
   await eventually(async () => (await rows()).length === 1, 10_000, 'the worker row');
+  finish();
+  await rt.waitFor(id, (s) => s.status === 'done');
   await rt.close();
   t.is((await rows()).length, 0);
 });

@@ -47,15 +47,18 @@ multiProcess('a live worker keeps its long effect through the sweeps of others; 
     services: { work: async ({ attempt }) => (calls.push(attempt), 'recovered') },
   });
   const workers = `"${h.db.schema}".workers`;
+  const [held] = await h.db.query<{ lease_owner: string; attempts: number }>(`SELECT lease_owner, attempts FROM "${h.db.schema}".effects`);
   const aliveUntil = async () => {
-    const [row] = await h.db.query<{ alive_until: Date }>(`SELECT alive_until FROM ${workers} WHERE id = $1`, [survivor.workerId]);
+    const [row] = await h.db.query<{ alive_until: Date }>(`SELECT alive_until FROM ${workers} WHERE id = $1`, [held!.lease_owner]);
     return row ? new Date(row.alive_until).getTime() : 0;
   };
-  // Each beat of the survivor is followed by a sweep: wait for several, the victim alive throughout.
-  await eventually(async () => (await aliveUntil()) > 0, 10_000, "the survivor's first beat");
+  // The victim beats every 250 ms while it holds the effect, the survivor sweeps as often: wait for
+  // six of the victim's beats, the survivor sweeping all along.
+  await eventually(async () => (await aliveUntil()) > 0, 10_000, "the victim's first beat");
   const first = await aliveUntil();
-  await eventually(async () => (await aliveUntil()) >= first + 1_500, 15_000, 'six more beats and sweeps of the survivor');
-  const [held] = await h.db.query<{ lease_owner: string; attempts: number }>(`SELECT lease_owner, attempts FROM "${h.db.schema}".effects`);
+  await eventually(async () => (await aliveUntil()) >= first + 1_500, 15_000, "six more beats of the victim");
+  const [still] = await h.db.query<{ lease_owner: string; attempts: number }>(`SELECT lease_owner, attempts FROM "${h.db.schema}".effects`);
+  t.deepEqual(still, held);
   t.like(held, { attempts: 1 }, 'the live worker still holds its attempt');
   t.not(held!.lease_owner, survivor.workerId);
   t.deepEqual(calls, [], 'the survivor never ran it');
