@@ -50,14 +50,21 @@ export async function runTimerBurst(url: string, schema: string, options: { time
   await listener.query(`LISTEN "${schema}_steps"`);
   const worker = await createRuntime({ database: url, schema, machines: { burst }, logger, ...options.worker });
   try {
-    const base = Date.now() + (options.leadMs ?? 20_000);
+    // The lead time must cover starting every instance, which on a busy machine takes anything from
+    // 5 to 40 s: time 200 starts first (instances that wait a day, left in the table), and allow twice
+    // the estimate.
+    const probe = performance.now();
+    await Promise.all(Array.from({ length: 200 }, () => client.start('burst', { dueAt: Date.now() + 86_400_000 })));
+    const perStartMs = (performance.now() - probe) / 200;
+    const base = Date.now() + (options.leadMs ?? Math.max(10_000, Math.ceil(2 * perStartMs * timers) + 5_000));
     for (let i = 0; i < timers; i += 200) {
       const chunk = Array.from({ length: Math.min(200, timers - i) }, (_, j) => client.start('burst', { dueAt: base + Math.floor(((i + j) * spreadMs) / timers) }));
       await Promise.all(chunk);
     }
     if (Date.now() > base) throw new Error('starting the instances took longer than the lead: raise leadMs');
     const { rows } = await listener.query<{ instance_id: string; available_at: Date }>(
-      `SELECT instance_id::text, available_at FROM "${schema}".events WHERE timer_id IS NOT NULL`,
+      `SELECT instance_id::text, available_at FROM "${schema}".events WHERE timer_id IS NOT NULL AND available_at <= $1`,
+      [new Date(base + spreadMs)],
     );
     const due = new Map(rows.map((row) => [row.instance_id, row.available_at.getTime()]));
     const deadline = base + spreadMs + 120_000;
