@@ -117,6 +117,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     logger,
     batchSize: tuning.stepBatchSize,
     claimLimit: tuning.claimBatchSize,
+    loops: tuning.stepConcurrency,
     pollIntervalMs: tuning.pollIntervalMs,
   };
   const workers = tuning.worker ? Array.from({ length: tuning.stepConcurrency }, () => new StepLoop(loopOptions)) : [];

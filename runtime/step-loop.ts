@@ -13,9 +13,11 @@ import { NO_SLOTS } from './apply.js';
 /** How soon to look again at an instance that was due but locked by another worker. */
 const LOCKED_RETRY_MS = 200;
 /**
- * The most instances one claim grows to while every claim comes back full (a backlog, a burst of
- * timers): a transaction's cost is mostly round trips, so under a backlog more steps per commit is
- * more steps per second. Claims start at `claimBatchSize` and double per full claim up to this.
+ * The most instances the claims of one process's step loops grow to together while every claim
+ * comes back full (a backlog, a burst of timers): a transaction's cost is mostly round trips, so
+ * under a backlog more steps per commit is more steps per second. Each loop's claims start at
+ * `claimBatchSize` and double per full claim up to its share of this (256 with the default 2 loops),
+ * so that one loop does not take the whole backlog and leave the others idle.
  */
 export const MAX_CLAIM = 512;
 
@@ -31,8 +33,10 @@ export interface StepLoopOptions {
   logger: Logger;
   /** Inbox rows read per instance. */
   batchSize: number;
-  /** Instances claimed per transaction when there is no backlog; a backlog grows it up to MAX_CLAIM. */
+  /** Instances claimed per transaction when there is no backlog; a backlog grows it up to this loop's share of MAX_CLAIM. */
   claimLimit: number;
+  /** Step loops in this process, sharing MAX_CLAIM. */
+  loops: number;
   pollIntervalMs: number;
 }
 
@@ -105,7 +109,7 @@ export class StepLoop extends Loop {
       throw error;
     }
     slots?.commit(work?.adopt ?? []);
-    if (!isolate) this.#claimSize = got === size ? Math.min(size * 2, Math.max(MAX_CLAIM, claimLimit)) : claimLimit;
+    if (!isolate) this.#claimSize = got === size ? Math.min(size * 2, Math.max(Math.floor(MAX_CLAIM / this.options.loops), claimLimit)) : claimLimit;
     if (work) metrics.committed(work, clock.now(), performance.now() - began);
     return work;
   }

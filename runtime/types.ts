@@ -154,7 +154,8 @@ export interface RuntimeOptions {
   stepBatchSize?: number;
   /**
    * Instances a step loop claims and steps in one transaction when there is no backlog. While claims
-   * come back full (a backlog, a burst of timers) each next one doubles, up to 512, so many due
+   * come back full (a backlog, a burst of timers) each next one doubles, up to 512 shared among the
+   * step loops (256 each with the default 2), so many due
    * instances cost few commits; the first claim that is not full goes back to this. Default 20.
    */
   claimBatchSize?: number;
