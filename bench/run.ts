@@ -18,10 +18,12 @@ import { renderMarkdown, renderTargets, type Results } from './report.js';
 import { rss } from './parts/rss.js';
 import { scale } from './parts/scale.js';
 import { send } from './parts/send.js';
+import { takeover } from './parts/takeover.js';
+import { timers } from './parts/timers.js';
 import { throughput } from './parts/throughput.js';
 import { round } from './workload.js';
 
-const PARTS: Part<never>[] = [throughput, send, scale, rss] as Part<never>[];
+const PARTS: Part<never>[] = [throughput, send, timers, takeover, scale, rss] as Part<never>[];
 
 const { values } = parseArgs({
   options: {

@@ -16,6 +16,7 @@ import { parseTuning } from './options.js';
 import { EffectQueries } from './queries/effects.js';
 import { InstanceQueries } from './queries/instances.js';
 import { StepQueries } from './queries/steps.js';
+import { WorkerQueries } from './queries/workers.js';
 import { Registry } from './registry.js';
 import { SchemaName } from './schema.js';
 import { Starter } from './starter.js';
@@ -77,7 +78,16 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   });
   const effects = tuning.worker
     ? new EffectRunner({
-        leases: createLeaseKeeper({ db, queries: effectQueries, clock, logger, workerId: tuning.workerId, leaseMs: tuning.leaseMs }),
+        leases: createLeaseKeeper({
+          db,
+          queries: effectQueries,
+          workers: new WorkerQueries(schema),
+          channel: schema.channel('effects'),
+          clock,
+          logger,
+          workerId: tuning.workerId,
+          leaseMs: tuning.leaseMs,
+        }),
         db,
         queries: effectQueries,
         stepQueries: steps,
@@ -107,6 +117,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     logger,
     batchSize: tuning.stepBatchSize,
     claimLimit: tuning.claimBatchSize,
+    loops: tuning.stepConcurrency,
     pollIntervalMs: tuning.pollIntervalMs,
   };
   const workers = tuning.worker ? Array.from({ length: tuning.stepConcurrency }, () => new StepLoop(loopOptions)) : [];

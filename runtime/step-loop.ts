@@ -12,6 +12,14 @@ import { NO_SLOTS } from './apply.js';
 
 /** How soon to look again at an instance that was due but locked by another worker. */
 const LOCKED_RETRY_MS = 200;
+/**
+ * The most instances the claims of one process's step loops grow to together while every claim
+ * comes back full (a backlog, a burst of timers): a transaction's cost is mostly round trips, so
+ * under a backlog more steps per commit is more steps per second. Each loop's claims start at
+ * `claimBatchSize` and double per full claim up to its share of this (256 with the default 2 loops),
+ * so that one loop does not take the whole backlog and leave the others idle.
+ */
+export const MAX_CLAIM = 512;
 
 export interface StepLoopOptions {
   db: Database;
@@ -25,8 +33,10 @@ export interface StepLoopOptions {
   logger: Logger;
   /** Inbox rows read per instance. */
   batchSize: number;
-  /** Instances claimed per transaction. */
+  /** Instances claimed per transaction when there is no backlog; a backlog grows it up to this loop's share of MAX_CLAIM. */
   claimLimit: number;
+  /** Step loops in this process, sharing MAX_CLAIM. */
+  loops: number;
   pollIntervalMs: number;
 }
 
@@ -38,10 +48,13 @@ export interface StepLoopOptions {
 export class StepLoop extends Loop {
   protected readonly pollIntervalMs: number;
   #isolatedTurns = 0;
+  /** Instances the next claim asks for: doubled after a full claim, back to claimLimit after one that was not. */
+  #claimSize: number;
 
   constructor(private readonly options: StepLoopOptions) {
     super(options.logger);
     this.pollIntervalMs = options.pollIntervalMs;
+    this.#claimSize = options.claimLimit;
   }
 
   protected now(): number {
@@ -60,7 +73,9 @@ export class StepLoop extends Loop {
       // An outage or a lost race is no instance's fault: back off and try the same batch again.
       if (isolate || isTransientDatabaseError(error)) throw error;
       this.logger.warn({ err: error }, 'batch step failed; stepping one instance at a time for a while');
-      this.#isolatedTurns = this.options.claimLimit;
+      // As many single turns as the batch that failed held, so the failing instance is among them.
+      this.#isolatedTurns = this.#claimSize;
+      this.#claimSize = this.options.claimLimit;
       return 'again';
     }
     if (isolate) this.#isolatedTurns -= 1;
@@ -79,10 +94,13 @@ export class StepLoop extends Loop {
     const slots = effects?.slots();
     let work: AfterCommit | null;
     const began = performance.now();
+    const size = isolate ? 1 : this.#claimSize;
+    let got = 0;
     try {
       work = await db.transaction(async (tx) => {
         const now = clock.now();
-        const claimed = await queries.claim(tx, new Date(now), registry.claimFilter, isolate ? 1 : claimLimit, batchSize);
+        const claimed = await queries.claim(tx, new Date(now), registry.claimFilter, size, batchSize);
+        got = claimed.length;
         if (claimed.length === 0) return null;
         return applier.apply(tx, claimed.map((c) => ({ claimed: c })), now, { slots: slots ?? NO_SLOTS, isolate });
       });
@@ -91,6 +109,7 @@ export class StepLoop extends Loop {
       throw error;
     }
     slots?.commit(work?.adopt ?? []);
+    if (!isolate) this.#claimSize = got === size ? Math.min(size * 2, Math.max(Math.floor(MAX_CLAIM / this.options.loops), claimLimit)) : claimLimit;
     if (work) metrics.committed(work, clock.now(), performance.now() - began);
     return work;
   }

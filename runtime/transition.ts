@@ -69,8 +69,8 @@ export interface StepOutcome {
   wakeAt: Date | null;
   applied: AnyEventObject[];
   dropped: number;
-  /** How late each applied timer fired, milliseconds. */
-  timerLateness: number[];
+  /** When each applied timer fell due (epoch ms); its lateness is measured to the step's commit. */
+  timersDue: number[];
   /** When each applied event became applicable (epoch ms): sent, or its timer due. */
   appliedSince: number[];
   /** The effect results among the applied events, with the attempts each effect took. */
@@ -93,7 +93,7 @@ export function computeStart(reg: RegisteredMachine, instanceId: string, input: 
     journal: [{ seq: 0, event_type: init.type, event: init, from_value: null, to_value: snapshot.value }],
     applied: [init],
     dropped: 0,
-    timerLateness: [],
+    timersDue: [],
     appliedSince: [],
     results: [],
     pending: [],
@@ -130,7 +130,7 @@ export function computeStep(
   const journal: JournalRow[] = [];
   const applied: AnyEventObject[] = [];
   const consumed: string[] = [];
-  const timerLateness: number[] = [];
+  const timersDue: number[] = [];
   const appliedSince: number[] = [];
   const results: StepOutcome['results'] = [];
   let version = instance.version;
@@ -147,7 +147,7 @@ export function computeStep(
       logger.debug({ instance_id: instance.id, event_type: row.event.type }, 'event dropped');
       continue;
     }
-    if (row.timerId) timerLateness.push(now - row.availableAt.getTime());
+    if (row.timerId) timersDue.push(row.availableAt.getTime());
     const before = snapshot;
     const [next, actions] = nextStep(reg.machine, snapshot, row.event, instance.parent !== null);
     version += 1;
@@ -170,7 +170,7 @@ export function computeStep(
     journal,
     applied,
     dropped,
-    timerLateness,
+    timersDue,
     appliedSince,
     results,
     pending,
@@ -189,7 +189,7 @@ interface Progress {
   journal: JournalRow[];
   applied: AnyEventObject[];
   dropped: number;
-  timerLateness: number[];
+  timersDue: number[];
   appliedSince: number[];
   results: StepOutcome['results'];
   /** Inbox rows that stay after this step. */
@@ -253,7 +253,7 @@ function finish(reg: RegisteredMachine, snapshot: AnyMachineSnapshot, plan: Acti
     wakeAt: wakeCandidates.length ? new Date(Math.min(...wakeCandidates)) : null,
     applied: progress.applied,
     dropped: progress.dropped,
-    timerLateness: progress.timerLateness,
+    timersDue: progress.timersDue,
     appliedSince: progress.appliedSince,
     results: progress.results,
     previous: progress.previous,

@@ -59,6 +59,11 @@ table migrations
   name text not null
   applied_at timestamp with time zone not null default now()
   breaking boolean not null default false
+table workers
+  id text not null
+  alive_until timestamp with time zone not null
+  backend_pid integer
+  backend_start timestamp with time zone
 constraint :SCHEMA.dedupe_keys dedupe_keys_instance_id_fkey FOREIGN KEY (instance_id) REFERENCES :SCHEMA.instances(id) ON DELETE CASCADE
 constraint :SCHEMA.dedupe_keys dedupe_keys_pkey PRIMARY KEY (instance_id, key)
 constraint :SCHEMA.effects effects_idempotency_key_key UNIQUE (idempotency_key)
@@ -75,10 +80,12 @@ constraint :SCHEMA.instances instances_status_check CHECK ((status = ANY (ARRAY[
 constraint :SCHEMA.journal journal_instance_id_fkey FOREIGN KEY (instance_id) REFERENCES :SCHEMA.instances(id) ON DELETE CASCADE
 constraint :SCHEMA.journal journal_pkey PRIMARY KEY (instance_id, seq)
 constraint :SCHEMA.migrations migrations_pkey PRIMARY KEY (scope, id)
+constraint :SCHEMA.workers workers_pkey PRIMARY KEY (id)
 index CREATE UNIQUE INDEX dedupe_keys_pkey ON :SCHEMA.dedupe_keys USING btree (instance_id, key)
 index CREATE INDEX effects_due_idx ON :SCHEMA.effects USING btree (due_at) WHERE (status = ANY (ARRAY['pending'::text, 'running'::text]))
 index CREATE UNIQUE INDEX effects_idempotency_key_key ON :SCHEMA.effects USING btree (idempotency_key)
 index CREATE INDEX effects_instance_idx ON :SCHEMA.effects USING btree (instance_id)
+index CREATE INDEX effects_owner_idx ON :SCHEMA.effects USING btree (lease_owner) WHERE (status = 'running'::text)
 index CREATE UNIQUE INDEX effects_pkey ON :SCHEMA.effects USING btree (id)
 index CREATE INDEX events_instance_idx ON :SCHEMA.events USING btree (instance_id, available_at, id)
 index CREATE UNIQUE INDEX events_pkey ON :SCHEMA.events USING btree (id)
@@ -90,6 +97,7 @@ index CREATE UNIQUE INDEX instances_pkey ON :SCHEMA.instances USING btree (id)
 index CREATE INDEX instances_wake_idx ON :SCHEMA.instances USING btree (wake_at) WHERE (wake_at IS NOT NULL)
 index CREATE UNIQUE INDEX journal_pkey ON :SCHEMA.journal USING btree (instance_id, seq)
 index CREATE UNIQUE INDEX migrations_pkey ON :SCHEMA.migrations USING btree (scope, id)
+index CREATE UNIQUE INDEX workers_pkey ON :SCHEMA.workers USING btree (id)
 trigger CREATE TRIGGER effects_wake AFTER INSERT ON :SCHEMA.effects REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION :SCHEMA.notify_effects()
 trigger CREATE TRIGGER events_wake AFTER INSERT ON :SCHEMA.events REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION :SCHEMA.notify_events()
 trigger CREATE TRIGGER instances_step AFTER INSERT OR UPDATE OF version, status ON :SCHEMA.instances FOR EACH ROW EXECUTE FUNCTION :SCHEMA.notify_step()

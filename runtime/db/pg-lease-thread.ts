@@ -12,13 +12,18 @@ const { parentPort, workerData } = require('node:worker_threads');
 const pg = require(workerData.pgPath);
 const leases = new Map();
 let client = null;
-async function connection() {
-  if (client) return client;
-  const next = new pg.Client({ connectionString: workerData.connectionString, connectionTimeoutMillis: workerData.leaseMs });
-  next.on('error', () => { if (client === next) client = null; });
-  await next.connect();
-  client = next;
-  return client;
+let connecting = null;
+// One connection for renewals and beats, however many ask for it at once.
+function connection() {
+  if (client) return Promise.resolve(client);
+  connecting = connecting || (async () => {
+    const next = new pg.Client({ connectionString: workerData.connectionString, connectionTimeoutMillis: workerData.leaseMs });
+    next.on('error', () => { if (client === next) client = null; });
+    await next.connect();
+    client = next;
+    return client;
+  })().finally(() => { connecting = null; });
+  return connecting;
 }
 async function renew() {
   const now = Date.now();
@@ -33,16 +38,43 @@ async function renew() {
     parentPort.postMessage({ type: 'error', message: String(error && error.message), code: error && error.code });
   }
 }
-const timer = setInterval(renew, Math.max(workerData.leaseMs / 3, 50));
+// Liveness: this connection's backend, recorded in the worker's row, dies with the process; other
+// workers' sweeps make the running effects of a worker whose backend is gone due at once. Beats only
+// while leases are held, each recording the backend anew (a reconnect changes it), so a worker that
+// runs no effect opens no connection here.
+let beating = null;
+let beaten = null;
+async function beat() {
+  if (leases.size === 0) return;
+  try {
+    const db = await connection();
+    await db.query(workerData.liveness.beat, [workerData.workerId, workerData.leaseMs, true]);
+    beaten = db;
+  } catch (error) {
+    if (client) client.end().catch(() => {});
+    client = null;
+    parentPort.postMessage({ type: 'error', message: String(error && error.message), code: error && error.code });
+  }
+}
+const timers = [
+  setInterval(renew, Math.max(workerData.leaseMs / 3, 50)),
+  setInterval(() => { beating = beating || beat().finally(() => { beating = null; }); }, workerData.heartbeatMs),
+];
+async function leave() {
+  await beating;
+  if (client && beaten) await client.query(workerData.liveness.leave, [workerData.workerId]);
+}
 parentPort.on('message', (m) => {
   if (m.type === 'changes') {
     for (const [key, deadline] of m.changes) {
       if (deadline === null) leases.delete(key);
       else leases.set(key, deadline);
     }
+    // The first lease on this connection: say whose it is before the effect has run long.
+    if (leases.size > 0 && beaten !== client) beating = beating || beat().finally(() => { beating = null; });
   } else if (m.type === 'close') {
-    clearInterval(timer);
-    Promise.resolve(client && client.end()).catch(() => {}).finally(() => parentPort.close());
+    timers.forEach(clearInterval);
+    leave().catch(() => {}).then(() => client && client.end()).catch(() => {}).finally(() => parentPort.close());
   }
 });
 `;
@@ -63,9 +95,10 @@ export class ThreadLeaseKeeper implements LeaseKeeper {
   }
 
   #spawn(): Worker {
-    const { workerId, leaseMs, sql, logger } = this.options;
+    const { workerId, leaseMs, sql, liveness, heartbeatMs, logger } = this.options;
     const pgPath = createRequire(import.meta.url).resolve('pg');
-    const worker = new Worker(THREAD, { eval: true, workerData: { pgPath, connectionString: this.connectionString, workerId, leaseMs, sql } });
+    const workerData = { pgPath, connectionString: this.connectionString, workerId, leaseMs, sql, liveness, heartbeatMs };
+    const worker = new Worker(THREAD, { eval: true, workerData });
     worker.unref();
     worker.on('message', (message: { type: string; message?: string; code?: string }) => {
       if (message.type === 'error') logger.warn({ err: { message: message.message, code: message.code } }, 'lease heartbeat failed');

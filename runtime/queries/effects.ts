@@ -41,7 +41,7 @@ export class EffectQueries {
       UPDATE ${t('effects')} e SET status = 'running', attempts = e.attempts + 1, lease_owner = $1, due_at = $2, updated_at = $3,
         attempt_log = CASE WHEN due.status = 'running' THEN e.attempt_log || jsonb_build_array(jsonb_build_object(
           'attempt', e.attempts, 'at', $3::timestamptz, 'code', 'LEASE_EXPIRED', 'transient', true,
-          'message', 'the worker holding the lease (' || coalesce(e.lease_owner, '?') || ') stopped renewing it: crashed, killed or hung'))
+          'message', 'the worker holding the lease (' || coalesce(e.lease_owner, '?') || ') ended or stopped renewing it: crashed, killed or hung'))
           ELSE e.attempt_log END
       FROM (
         SELECT id, status FROM ${t('effects')}

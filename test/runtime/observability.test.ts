@@ -1,6 +1,7 @@
 import test from 'ava';
 import { capturingLogger } from '../helpers/db.js';
 import { failOnLeakedRuntimes } from '../helpers/leaks.js';
+import { Metrics } from '../../runtime/metrics.js';
 import { invoker, recorder } from '../helpers/machines.js';
 import { eventually, harness } from '../helpers/runtime.js';
 
@@ -67,4 +68,16 @@ test('a step whose hook keeps failing is retried with backoff, then parked in er
   t.is(rt.metrics().stepFailures, 3);
   const { count } = await h.db.one<{ count: number }>(`SELECT count(*)::int AS count FROM "${h.db.schema}".events`);
   t.is(count, 1);
+});
+
+// Timer lateness used to be summarised from the last 8,192 samples only: after a burst of 10,000 timers
+// the late ones at its start were forgotten and the p99 read as if the burst had been on time.
+test('timer lateness percentiles cover every timer since start, the earliest too', (t) => {
+  const metrics = new Metrics();
+  for (let i = 0; i < 300; i++) metrics.timerFired(5_000);
+  for (let i = 0; i < 9_700; i++) metrics.timerFired(2);
+  const lateness = metrics.snapshot().timerLatenessMs;
+  t.like(lateness, { count: 10_000, max: 5_000 });
+  t.true(lateness.p99 > 5_000 / 1.045 && lateness.p99 <= 5_000, `p99 ${lateness.p99} is the late start of the burst`);
+  t.true(lateness.p50 >= 2 && lateness.p50 < 2 * 1.045, `p50 ${lateness.p50}`);
 });

@@ -32,6 +32,46 @@ multiProcess('SIGKILL mid-effect: another process takes the effect over after th
   t.is(history.filter((e) => e.event.type === 'xstate.done.actor.job').length, 1, 'applied once');
 });
 
+multiProcess('a live worker keeps its long effect through the sweeps of others; SIGKILLed, its effect moves without waiting out the lease', async (t) => {
+  const h = await harness(t);
+  // A lease of five minutes: only the end of the victim's connection can explain a takeover within the test.
+  const victim = forkWorker(t, { scenario: 'hang-effect', database: postgresUrl, schema: h.db.schema, leaseMs: 300_000 });
+  await victim.next('ready');
+  const client = await h.runtime({ machines: { invoker, recorder }, worker: false });
+  const id = await client.start('invoker', { input: 'payload' });
+  await victim.next('in-effect');
+
+  const calls: number[] = [];
+  const survivor = await h.runtime({
+    machines: { invoker, recorder },
+    services: { work: async ({ attempt }) => (calls.push(attempt), 'recovered') },
+  });
+  const workers = `"${h.db.schema}".workers`;
+  const [held] = await h.db.query<{ lease_owner: string; attempts: number }>(`SELECT lease_owner, attempts FROM "${h.db.schema}".effects`);
+  const aliveUntil = async () => {
+    const [row] = await h.db.query<{ alive_until: Date }>(`SELECT alive_until FROM ${workers} WHERE id = $1`, [held!.lease_owner]);
+    return row ? new Date(row.alive_until).getTime() : 0;
+  };
+  // The victim beats every 250 ms while it holds the effect, the survivor sweeps as often: wait for
+  // six of the victim's beats, the survivor sweeping all along.
+  await eventually(async () => (await aliveUntil()) > 0, 10_000, "the victim's first beat");
+  const first = await aliveUntil();
+  await eventually(async () => (await aliveUntil()) >= first + 1_500, 15_000, "six more beats of the victim");
+  const [still] = await h.db.query<{ lease_owner: string; attempts: number }>(`SELECT lease_owner, attempts FROM "${h.db.schema}".effects`);
+  t.deepEqual(still, held);
+  t.like(held, { attempts: 1 }, 'the live worker still holds its attempt');
+  t.not(held!.lease_owner, survivor.workerId);
+  t.deepEqual(calls, [], 'the survivor never ran it');
+
+  await victim.kill('SIGKILL');
+  const state = await survivor.waitFor(id, (s) => s.status === 'done', { timeoutMs: 30_000 });
+  t.like(state, { value: 'ok', context: { output: 'recovered' } });
+  t.deepEqual(calls, [2], 'taken over once, the lost attempt counted');
+  const [effect] = await h.db.query<{ attempt_log: { code: string }[] }>(`SELECT attempt_log FROM "${h.db.schema}".effects`);
+  t.deepEqual(effect!.attempt_log.map((e) => e.code), ['LEASE_EXPIRED']);
+  await eventually(async () => (await h.db.query(`SELECT 1 FROM ${workers} WHERE id = $1`, [held!.lease_owner])).length === 0, 10_000, "the dead worker's row to go");
+});
+
 multiProcess('SIGKILL mid-step: the transaction dies with the process, the event is applied once elsewhere', async (t) => {
   const h = await harness(t);
   const victim = forkWorker(t, { scenario: 'hang-step', database: postgresUrl, schema: h.db.schema });

@@ -92,12 +92,17 @@ onPostgres('the server and three docket worker processes share one PostgreSQL; a
     if (Date.now() > deadline) throw new Error('no worker ever held two effects at once');
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
+  // Stopped first, then read, then killed: survivors take a dead worker's effects over within a
+  // sweep (250 ms), so read after the kill they could already be gone. A stopped process keeps its
+  // connections, so nothing is taken over from it meanwhile.
+  victim.child.kill('SIGSTOP');
+  const { rows: orphaned } = await db.query<{ idempotency_key: string }>(`SELECT idempotency_key FROM docket.effects WHERE status = 'running' AND lease_owner LIKE $1`, [ownerOf(victim)]);
   victim.child.kill('SIGKILL');
   await victim.exited;
-  const { rows: orphaned } = await db.query<{ idempotency_key: string }>(`SELECT idempotency_key FROM docket.effects WHERE status = 'running' AND lease_owner LIKE $1`, [ownerOf(victim)]);
   t.true(orphaned.length >= 1, 'the dead worker left effects behind');
 
-  // Every job completes: the orphans are taken over once their leases run out (10 s by default).
+  // Every job completes: the orphans are taken over once a survivor's sweep finds the dead worker's
+  // connection gone (or, failing that, once their leases run out, 10 s by default).
   const finish = Date.now() + 120_000;
   let stages: string[] = [];
   for (;;) {
