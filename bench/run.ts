@@ -15,13 +15,14 @@ import pg from 'pg';
 import type { BenchContext, Part } from './part.js';
 import { renderSvg } from './plot.js';
 import { renderMarkdown, renderTargets, type Results } from './report.js';
+import { pipeline } from './parts/pipeline.js';
 import { rss } from './parts/rss.js';
 import { scale } from './parts/scale.js';
 import { send } from './parts/send.js';
 import { throughput } from './parts/throughput.js';
 import { round } from './workload.js';
 
-const PARTS: Part<never>[] = [throughput, send, scale, rss] as Part<never>[];
+const PARTS: Part<never>[] = [throughput, send, scale, rss, pipeline] as Part<never>[];
 
 const { values } = parseArgs({
   options: {
