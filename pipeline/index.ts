@@ -81,6 +81,11 @@ export interface PipelineOptions {
   instrument?: (name: string, handler: ServiceHandler) => ServiceHandler;
   /** The upload machine to run. Default machines/upload.ts; tests of replay run a changed one. */
   machine?: AnyStateMachine;
+  /**
+   * Start the document threads at once with their modules loaded, and keep them (DocumentWorkers'
+   * `warm`): for processes that run documents (`serve`, `worker`, `ingest`). Default false.
+   */
+  warmWorkers?: boolean;
 }
 
 /**
@@ -99,8 +104,9 @@ async function pgliteExtensions(url: string | undefined): Promise<{ pgliteExtens
 export async function createPipeline(config: PipelineConfig, options: PipelineOptions): Promise<Pipeline> {
   const clock = options.clock ?? systemClock;
   const db = await openDatabase(config.DATABASE_URL, { logger: options.logger, ...(await pgliteExtensions(config.DATABASE_URL)) });
-  // Threads start on first use: a process that never parses (`docket status`) starts none.
+  // Threads start on first use, unless warmed: a process that never parses (`docket status`) starts none.
   const workers = new DocumentWorkers({
+    warm: options.warmWorkers === true && (options.worker ?? true),
     threads: config.DOCUMENT_WORKERS,
     timeLimitMs: config.DOCUMENT_TIME_LIMIT_MS,
     memoryMb: config.DOCUMENT_MEMORY_MB,

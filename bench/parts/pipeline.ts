@@ -38,6 +38,8 @@ export interface PipelineRow {
   pages: number;
   chunks: number;
   seconds: number;
+  /** CPU seconds of the docket process (every thread) per document: steadier than docs/s on a shared machine. */
+  cpuMsPerDoc: number;
   docsPerSec: number;
   pagesPerSec: number;
   /** Requests the OpenAI mock served over chunks embedded; null when embedding locally. */
@@ -133,26 +135,49 @@ async function freshDatabase(database: string, dir: string, run: number): Promis
   return database;
 }
 
+/**
+ * CPU seconds (user + system, every thread) the process has used so far, from /proc: on a machine
+ * shared with other work, a steadier figure than the wall clock. NaN where /proc is missing.
+ */
+function cpuSeconds(pid: number | undefined): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return Number.NaN;
+  }
+}
+
 function spawnCli(args: string[], env: Record<string, string>): ChildProcess {
   return spawn(process.execPath, [BIN, ...args], { env: { ...process.env, LOG_LEVEL: 'warn', EMBEDDING_DIMENSIONS: '1536', ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
 }
 
-async function ingestRun(files: string[], env: Record<string, string>): Promise<{ seconds: number; chunks: number }> {
-  const child = spawnCli(['ingest', ...files], env);
-  let first = 0;
-  let chunks = 0;
-  for await (const line of createInterface({ input: child.stdout! })) {
-    first ||= performance.now();
-    const done = /^\[[#-]+\] complete .*\((\d+) chunks?[;)]/.exec(line);
-    if (done) chunks += Number(done[1]);
-  }
-  const seconds = (performance.now() - first) / 1000;
-  const code = await new Promise<number | null>((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.once('exit', resolve)));
-  if (code !== 0) throw new Error(`docket ingest exited ${code}`);
-  return { seconds, chunks };
+interface Measured {
+  seconds: number;
+  /** CPU seconds of the docket process over the same span. */
+  cpu: number;
+  chunks: number;
 }
 
-async function httpRun(files: string[], env: Record<string, string>): Promise<{ seconds: number; chunks: number }> {
+async function ingestRun(files: string[], env: Record<string, string>): Promise<Measured> {
+  const child = spawnCli(['ingest', ...files], env);
+  let first = 0;
+  let cpuFirst = 0;
+  let seconds = 0;
+  let cpu = 0;
+  let chunks = 0;
+  for await (const line of createInterface({ input: child.stdout! })) {
+    if (!first) [first, cpuFirst] = [performance.now(), cpuSeconds(child.pid)];
+    const done = /^\[[#-]+\] complete .*\((\d+) chunks?[;)]/.exec(line);
+    if (done) chunks += Number(done[1]);
+    if (/ files complete$/.test(line)) [seconds, cpu] = [(performance.now() - first) / 1000, cpuSeconds(child.pid) - cpuFirst];
+  }
+  const code = await new Promise<number | null>((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.once('exit', resolve)));
+  if (code !== 0) throw new Error(`docket ingest exited ${code}`);
+  return { seconds, cpu, chunks };
+}
+
+async function httpRun(files: string[], env: Record<string, string>): Promise<Measured> {
   const port = await freePort();
   const child = spawnCli(['serve'], { ...env, PORT: String(port) });
   const base = `http://127.0.0.1:${port}`;
@@ -165,6 +190,7 @@ async function httpRun(files: string[], env: Record<string, string>): Promise<{ 
     }
     const bodies = files.map((path) => readFileSync(path));
     const started = performance.now();
+    const cpuStarted = cpuSeconds(child.pid);
     await Promise.all(
       bodies.map(async (content, i) => {
         const form = new FormData();
@@ -177,7 +203,8 @@ async function httpRun(files: string[], env: Record<string, string>): Promise<{ 
       const { jobs } = (await (await fetch(`${base}/v1/jobs?limit=200`)).json()) as { jobs: { stage: string; chunks: number }[] };
       if (jobs.some((job) => job.stage === 'failed')) throw new Error('a job failed');
       if (jobs.length === files.length && jobs.every((job) => job.stage === 'complete')) {
-        return { seconds: (performance.now() - started) / 1000, chunks: jobs.reduce((sum, job) => sum + job.chunks, 0) };
+        const seconds = (performance.now() - started) / 1000;
+        return { seconds, cpu: cpuSeconds(child.pid) - cpuStarted, chunks: jobs.reduce((sum, job) => sum + job.chunks, 0) };
       }
       await new Promise((resolve) => setTimeout(resolve, 25));
     }
@@ -199,13 +226,14 @@ export async function runPipeline(options: PipelineBenchOptions): Promise<Pipeli
   const rows: PipelineRow[] = [];
   try {
     const files = await makePdfs(dir, docs, pages);
-    const row = (mode: string, { seconds, chunks }: { seconds: number; chunks: number }, requests: number | null): PipelineRow => ({
+    const row = (mode: string, { seconds, cpu, chunks }: Measured, requests: number | null): PipelineRow => ({
       mode,
       backend,
       docs,
       pages: docs * pages,
       chunks,
       seconds: round(seconds, 2),
+      cpuMsPerDoc: round((1000 * cpu) / docs, 0),
       docsPerSec: round(docs / seconds, 1),
       pagesPerSec: round((docs * pages) / seconds, 0),
       embedRequestsPerChunk: requests === null ? null : round(requests / chunks, 4),
@@ -236,10 +264,10 @@ export async function runPipeline(options: PipelineBenchOptions): Promise<Pipeli
 
 /** A plain-text table of the rows. */
 export function renderPipelineTable(rows: PipelineRow[]): string {
-  const header = ['pipeline', 'store', 'docs', 'pages', 'chunks', 's', 'docs/s', 'pages/s', 'embed req/chunk'];
+  const header = ['pipeline', 'store', 'docs', 'pages', 'chunks', 's', 'CPU ms/doc', 'docs/s', 'pages/s', 'embed req/chunk'];
   const body = [
     header,
-    ...rows.map((r) => [r.mode, r.backend, String(r.docs), String(r.pages), String(r.chunks), String(r.seconds), String(r.docsPerSec), String(r.pagesPerSec), r.embedRequestsPerChunk === null ? '–' : String(r.embedRequestsPerChunk)]),
+    ...rows.map((r) => [r.mode, r.backend, String(r.docs), String(r.pages), String(r.chunks), String(r.seconds), String(r.cpuMsPerDoc), String(r.docsPerSec), String(r.pagesPerSec), r.embedRequestsPerChunk === null ? '–' : String(r.embedRequestsPerChunk)]),
   ];
   const widths = header.map((_, i) => Math.max(...body.map((r) => r[i]!.length)));
   return body.map((r) => r.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ')).join('\n');
@@ -277,9 +305,12 @@ the first file's first progress line (ingest) or the first upload (HTTP) to the 
 process's start-up and migrations are not in it. A third run sends the embeddings to the OpenAI mock
 (zero latency) and counts its requests per chunk.
 
-| pipeline | store | docs | pages | chunks | seconds | docs/s | pages/s | embedding requests per chunk |
-| --- | --- | --- | --- | --- | --- | --- | --- | --- |
-${r.rows.map((row) => `| ${row.mode} | ${row.backend} | ${row.docs} | ${row.pages} | ${row.chunks} | ${row.seconds} | ${row.docsPerSec} | ${row.pagesPerSec} | ${row.embedRequestsPerChunk ?? '–'} |`).join('\n')}
+"CPU ms/doc" is the docket process's CPU time (all its threads; not PostgreSQL's) over the same span, per
+document: on a machine shared with other work it moves less than the wall clock.
+
+| pipeline | store | docs | pages | chunks | seconds | CPU ms/doc | docs/s | pages/s | embedding requests per chunk |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
+${r.rows.map((row) => `| ${row.mode} | ${row.backend} | ${row.docs} | ${row.pages} | ${row.chunks} | ${row.seconds} | ${row.cpuMsPerDoc} | ${row.docsPerSec} | ${row.pagesPerSec} | ${row.embedRequestsPerChunk ?? '–'} |`).join('\n')}
 `,
   targets: (r) => [
     ...r.rows.filter(isTarget).map((row) => ({ what: `pipeline docs/s, ${row.mode}, ${row.backend}`, measured: `${row.docsPerSec}`, target: '≥ 50', met: row.docsPerSec >= 50 })),
