@@ -105,5 +105,7 @@ export async function runUntilSignal(pipeline: Pipeline, logger: Logger, server?
   logger.info('shutting down');
   if (server) await new Promise((resolve) => server.close(resolve));
   await pipeline.close();
+  // An open IPC channel would keep a forked worker alive after its work is closed.
+  if (process.connected) process.disconnect();
   return EXIT.ok;
 }
