@@ -1,6 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { InvalidArgumentError } from 'commander';
+import { childEnvironment } from '../config.js';
 import { CliError, EXIT, type CommandContext } from './run.js';
 
 /** A worker that exits on its own is started again after this long, milliseconds (a crash loop stays slow). */
@@ -21,18 +22,19 @@ export function parseProcesses(value: string): number {
  * own is started again; SIGINT or SIGTERM stops them all gracefully. Needs PostgreSQL: a PGlite
  * store lives inside one process.
  */
-export async function workerProcesses(count: number, { config, logger }: CommandContext, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+export async function workerProcesses(count: number, { config, logger }: CommandContext): Promise<number> {
   if (!/^postgres(ql)?:\/\//.test(config.DATABASE_URL)) {
     throw new CliError('--processes needs PostgreSQL (DATABASE_URL=postgres://…): the embedded PGlite store lives inside one process', EXIT.usage);
   }
-  const threads = env.DOCUMENT_WORKERS ?? String(Math.max(1, Math.floor(availableParallelism() / count)));
+  const share = String(Math.max(1, Math.floor(availableParallelism() / count)));
   const children = new Map<number, ChildProcess>();
   let stopping = false;
   /** A child's exit code that restarting cannot fix (bad configuration, no database): all stop with it. */
   let fatal: number | undefined;
   const start = (i: number) => {
-    const childEnv: NodeJS.ProcessEnv = { ...env, DOCUMENT_WORKERS: threads };
-    if (config.METRICS_PORT !== undefined && config.METRICS_PORT !== 0) childEnv.METRICS_PORT = String(config.METRICS_PORT + i);
+    const metrics: Record<string, string> = config.METRICS_PORT !== undefined && config.METRICS_PORT !== 0 ? { METRICS_PORT: String(config.METRICS_PORT + i) } : {};
+    // A DOCUMENT_WORKERS the user set is kept; otherwise the cores are shared out.
+    const childEnv = childEnvironment({ DOCUMENT_WORKERS: share, ...metrics }, ['DOCUMENT_WORKERS']);
     // The same entry and Node flags as this process (bin/docket.js, or tsx's loader in a checkout).
     // Its own process group (detached), so a terminal's Ctrl-C reaches this process alone and each
     // child gets one SIGTERM from it; a child also stops when this process's IPC channel closes.
@@ -61,7 +63,7 @@ export async function workerProcesses(count: number, { config, logger }: Command
   process.once('SIGINT', () => stop());
   process.once('SIGTERM', () => stop());
   for (let i = 0; i < count; i++) start(i);
-  logger.info({ processes: count, document_workers_each: Number(threads) }, 'docket worker processes started');
+  logger.info({ processes: count, document_workers_each: Number(childEnvironment({ DOCUMENT_WORKERS: share }, ['DOCUMENT_WORKERS']).DOCUMENT_WORKERS) }, 'docket worker processes started');
   await done;
   return fatal ?? EXIT.ok;
 }
