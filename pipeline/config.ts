@@ -1,3 +1,5 @@
+import type { Rate } from './budgets.js';
+
 /**
  * The settings the pipeline reads, named after the environment variables that set them in the
  * server (server/config.ts parses and validates them; its Config is a superset of this).
@@ -53,4 +55,18 @@ export interface PipelineConfig {
   LLAMA_CLOUD_WEBHOOK_SECRET?: string;
   /** API keys from the configuration, with their tenants; more live in the api_keys table. */
   DOCKET_API_KEYS?: { tenant: string; key: string }[];
+  /** Uploads per tenant in any window (`60/1m`); past it, 429 with Retry-After. Unset: unlimited. */
+  UPLOAD_RATE_LIMIT?: Rate;
+  /** Embedding calls in flight at once, across every process. Unset: unlimited. */
+  EMBEDDER_CONCURRENCY?: number;
+  /** cl100k tokens the embedding calls starting in any window may carry, across every process. */
+  EMBEDDER_TOKEN_LIMIT?: Rate;
+  /** Embedding requests starting in any window, across every process. */
+  EMBEDDER_REQUEST_LIMIT?: Rate;
+  /** Parser calls (submissions and status checks) in flight at once, across every process. */
+  PARSER_CONCURRENCY?: number;
+  /** Parser calls starting in any window, across every process. */
+  PARSER_REQUEST_LIMIT?: Rate;
+  /** How long a provider's 429 without Retry-After pauses a budgeted provider for every worker, milliseconds. */
+  PROVIDER_PAUSE_MS: number;
 }

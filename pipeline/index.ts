@@ -28,6 +28,8 @@ import { ChunkSearch } from './search.js';
 import { pipelineServices, type Providers } from './services.js';
 import { DEFAULT_TENANT, PIPELINE_SCHEMA, PipelineStore } from './store.js';
 import { ApiKeys, keyDigest } from './api-keys.js';
+import { BudgetedEmbedder, BudgetedParser } from './budgeted-providers.js';
+import { Budgets } from './budgets.js';
 
 /**
  * The runtime's idempotency key of an upload: its content hash within its tenant. The default
@@ -43,6 +45,8 @@ export interface Pipeline {
   keys: ApiKeys;
   /** Nearest chunks to a query (pipeline/search.ts); `search.mode` says how. */
   search: ChunkSearch;
+  /** The shared budgets: upload admission per tenant, provider limits, and their metrics. */
+  budgets: Budgets;
   /**
    * Stores the bytes and starts a job for `tenant` (default 'default'); the same bytes again from
    * the same tenant return that tenant's existing job (whose callback URL, if any, stays the first
@@ -82,6 +86,11 @@ export interface PipelineOptions {
   /** The upload machine to run. Default machines/upload.ts; tests of replay run a changed one. */
   machine?: AnyStateMachine;
   /**
+   * An open database to use instead of opening DATABASE_URL; close() leaves it open. Tests run two
+   * pipelines on one PGlite this way, as two processes share one PostgreSQL.
+   */
+  database?: Database;
+  /**
    * Start the document threads at once with their modules loaded, and keep them (DocumentWorkers'
    * `warm`): for processes that run documents (`serve`, `worker`, `ingest`). Default false.
    */
@@ -103,7 +112,8 @@ async function pgliteExtensions(url: string | undefined): Promise<{ pgliteExtens
 /** Opens the database, migrates the engine and pipeline schemas, and starts the runtime (workers unless `worker: false`). */
 export async function createPipeline(config: PipelineConfig, options: PipelineOptions): Promise<Pipeline> {
   const clock = options.clock ?? systemClock;
-  const db = await openDatabase(config.DATABASE_URL, { logger: options.logger, ...(await pgliteExtensions(config.DATABASE_URL)) });
+  const db = options.database ?? (await openDatabase(config.DATABASE_URL, { logger: options.logger, ...(await pgliteExtensions(config.DATABASE_URL)) }));
+  const closeDb = () => (options.database ? Promise.resolve() : db.close());
   // Threads start on first use, unless warmed: a process that never parses (`docket status`) starts none.
   const workers = new DocumentWorkers({
     warm: options.warmWorkers === true && (options.worker ?? true),
@@ -113,10 +123,13 @@ export async function createPipeline(config: PipelineConfig, options: PipelineOp
     maxPdfPages: config.MAX_PDF_PAGES,
     logger: options.logger,
   });
+  let budgets: Budgets | undefined;
   try {
     await migrate(db, new SchemaName(PIPELINE_SCHEMA), PIPELINE_MIGRATIONS, 'upload_pipeline', options.logger);
     const store = new PipelineStore(db);
-    const chosen = providers(config, workers);
+    const shared = await Budgets.open(db, budgetSettings(config), options.logger);
+    budgets = shared;
+    const chosen = withBudgets(providers(config, workers), shared);
     const search = await ChunkSearch.open(db, chosen.embedder, { dimensions: config.EMBEDDING_DIMENSIONS, timeoutMs: config.SEARCH_TIMEOUT_MS, index: config.SEARCH_INDEX });
     const services = pipelineServices(
       store,
@@ -158,6 +171,7 @@ export async function createPipeline(config: PipelineConfig, options: PipelineOp
       db,
       keys,
       search,
+      budgets: shared,
       acceptCallbackUrl: (url) => acceptCallbackUrl(callbacks, url),
       async submit({ content, filename, metadata, tenant = DEFAULT_TENANT, callbackUrl }) {
         const sha256 = createHash('sha256').update(content).digest('hex');
@@ -185,13 +199,15 @@ export async function createPipeline(config: PipelineConfig, options: PipelineOp
       async close() {
         // The runtime first: it stops its effects, whose tasks then leave the threads.
         await runtime.close();
+        await shared.close();
         await workers.close();
-        await db.close();
+        await closeDb();
       },
     };
   } catch (error) {
+    await budgets?.close();
     await workers.close();
-    await db.close();
+    await closeDb();
     throw error;
   }
 }
@@ -209,5 +225,25 @@ function providers(config: PipelineConfig, workers: DocumentWorkers): Providers 
     chunker: workers,
     publicUrl: config.PUBLIC_URL,
     webhookSecret: config.LLAMA_CLOUD_WEBHOOK_SECRET,
+  };
+}
+
+/** The budgets the configuration sets; each unset limit is no limit. */
+function budgetSettings(config: PipelineConfig) {
+  return {
+    upload: config.UPLOAD_RATE_LIMIT,
+    embedder: { concurrency: config.EMBEDDER_CONCURRENCY, tokens: config.EMBEDDER_TOKEN_LIMIT, requests: config.EMBEDDER_REQUEST_LIMIT },
+    parser: { concurrency: config.PARSER_CONCURRENCY, requests: config.PARSER_REQUEST_LIMIT },
+    pauseMs: config.PROVIDER_PAUSE_MS,
+  };
+}
+
+/** The providers, each with a budget wrapped around it when its role has one (search's embedder too). */
+function withBudgets(chosen: Providers, budgets: Budgets): Providers {
+  const { embedder, parser } = budgets.providers;
+  return {
+    ...chosen,
+    ...(embedder ? { embedder: new BudgetedEmbedder(chosen.embedder, embedder) } : {}),
+    ...(parser ? { parser: new BudgetedParser(chosen.parser, parser) } : {}),
   };
 }

@@ -4,6 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { FOLDERS, render } from './embed-sql.mjs';
+import { TARGET as DASHBOARD_ASSETS, render as renderDashboard } from './embed-dashboard.mjs';
 
 const files = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard', 'machines', 'runtime', 'adapters', 'pipeline', 'server', 'testing', 'index.ts'], { encoding: 'utf8' })
   .split('\n')
@@ -79,6 +80,12 @@ for (const folder of FOLDERS) {
   } catch {}
   if (committed !== render(folder)) problems.push(`${folder}/migrations.ts is stale or missing: run npm run build`);
 }
+// The dashboard's files and the diagram ship as strings too (scripts/embed-dashboard.mjs).
+let dashboardModule = '';
+try {
+  dashboardModule = readFileSync(DASHBOARD_ASSETS, 'utf8');
+} catch {}
+if (dashboardModule !== renderDashboard()) problems.push(`${DASHBOARD_ASSETS} is stale or missing: run npm run build`);
 
 if (problems.length) {
   process.stdout.write(`${problems.join('\n')}\n${problems.length} lint problem(s)\n`);

@@ -92,6 +92,7 @@ const BACKEND_FREE = [
   'test/runtime/retry.test.ts',
   'test/chaos/checks.test.ts',
   'test/server/config-documents.test.ts',
+  'test/server/dashboard-sse.test.ts',
   // The package as installed (tarball, Bun, Deno, a browser) brings its own PGlite.
   'test/package/**',
 ];

@@ -12,10 +12,12 @@ import { processMetrics } from './metrics.js';
 import { logSerializers } from './redact.js';
 import { healthRoutes } from './routes/health.js';
 import { controlRoutes } from './routes/control.js';
+import { dashboardRoutes } from './routes/dashboard.js';
 import { eventRoutes } from './routes/events.js';
 import { jobRoutes } from './routes/jobs.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { searchRoutes } from './routes/search.js';
+import { statsRoutes } from './routes/stats.js';
 import { uploadRoutes } from './routes/uploads.js';
 import { webhookRoutes } from './routes/webhooks.js';
 
@@ -48,9 +50,10 @@ export function createApp(pipeline: Pipeline, config: Config, logger: Logger, op
   app.use(originGuard(policy));
   app.use(healthRoutes(pipeline, logger));
   app.use(metricsRoutes(metrics));
+  app.use(dashboardRoutes());
   app.use('/v1', tenantAuth(pipeline, { requireKey: options.requireKey }));
   app.use(uploadRoutes(pipeline, { maxFileBytes: config.MAX_UPLOAD_BYTES, idleTimeoutMs: config.UPLOAD_IDLE_TIMEOUT_MS }));
-  app.use(jobRoutes(pipeline));
+  app.use(jobRoutes(pipeline), statsRoutes(pipeline));
   app.use(eventRoutes(pipeline, logger), controlRoutes(pipeline));
   app.use(searchRoutes(pipeline));
   app.use(webhookRoutes(pipeline, { signingSecret: config.LLAMA_CLOUD_WEBHOOK_SECRET }));

@@ -1,6 +1,24 @@
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 
+/** `<count>/<window>`: `60/1m`, `1000000/60s`, `5/500ms`, `100/h`; a window without a number is one unit. */
+const UNIT_MS = { ms: 1, s: 1000, m: 60_000, min: 60_000, h: 3_600_000 } as const;
+const rate = z
+  .string()
+  .trim()
+  .regex(/^\d+\s*\/\s*(\d+)?\s*(ms|s|m|min|h)$/, 'a rate is <count>/<window>, e.g. 60/1m, 1000000/60s, 10/500ms (units ms, s, m or min, h)')
+  .transform((value) => {
+    const [, count, amount, unit] = /^(\d+)\s*\/\s*(\d+)?\s*(ms|s|m|min|h)$/.exec(value)!;
+    return { limit: Number(count), windowMs: Number(amount ?? 1) * UNIT_MS[unit as keyof typeof UNIT_MS] };
+  })
+  .pipe(
+    z.object({
+      limit: z.number().int().min(1, 'the count is at least 1').max(1e12),
+      windowMs: z.number().int().min(10, 'the window is at least 10ms').max(86_400_000, 'the window is at most 24h'),
+    }),
+  );
+const concurrency = z.coerce.number().int().min(1).max(10_000);
+
 /**
  * The server's and CLI's configuration: the one place that reads the environment. Every variable
  * is parsed here, and a bad one fails at start naming the variable.
@@ -86,15 +104,40 @@ const schema = z.object({
         )
         .optional(),
     ),
+  /** Uploads per tenant in any window, e.g. `60/1m`; past it POST /v1/uploads answers 429 with Retry-After. Unset: unlimited. */
+  UPLOAD_RATE_LIMIT: rate.optional(),
+  /** Embedding calls in flight at once across every process on the database. Unset: unlimited. */
+  EMBEDDER_CONCURRENCY: concurrency.optional(),
+  /** cl100k tokens the embedding calls starting in any window may carry, across every process, e.g. `1000000/1m` (OpenAI's TPM). */
+  EMBEDDER_TOKEN_LIMIT: rate.optional(),
+  /** Embedding requests starting in any window, across every process, e.g. `3000/1m` (OpenAI's RPM). */
+  EMBEDDER_REQUEST_LIMIT: rate.optional(),
+  /** Parser calls (LlamaParse uploads and status checks) in flight at once across every process. */
+  PARSER_CONCURRENCY: concurrency.optional(),
+  /** Parser calls starting in any window, across every process, e.g. `60/1m`. */
+  PARSER_REQUEST_LIMIT: rate.optional(),
+  /** How long a 429 without Retry-After pauses a provider that has a budget, for every worker; milliseconds. */
+  PROVIDER_PAUSE_MS: z.coerce.number().int().min(0).max(600_000).default(1000),
   /** LlamaCloud's webhook signing secret; set, every webhook must carry a valid LC-Signature. */
   LLAMA_CLOUD_WEBHOOK_SECRET: z.string().min(16).optional(),
 });
 
-export type Config = z.infer<typeof schema>;
+export type Config = z.infer<typeof checked>;
+
+// A chunk is embedded in one call: a token limit below the chunk size could never let one through.
+const checked = schema.superRefine((config, context) => {
+  if (config.EMBEDDER_TOKEN_LIMIT && config.EMBEDDER_TOKEN_LIMIT.limit < config.CHUNK_TOKENS) {
+    context.addIssue({
+      code: 'custom',
+      path: ['EMBEDDER_TOKEN_LIMIT'],
+      message: `allows ${config.EMBEDDER_TOKEN_LIMIT.limit} tokens per window, fewer than one chunk may hold (CHUNK_TOKENS=${config.CHUNK_TOKENS})`,
+    });
+  }
+});
 
 /** Parses `env` (process.env by default); throws one error naming every bad variable. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
-  const parsed = schema.safeParse(env);
+  const parsed = checked.safeParse(env);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
     throw new Error(`invalid configuration: ${problems.join('; ')}`);

@@ -37,6 +37,7 @@ export function processMetrics(pipeline: Pipeline, logger: Logger): ProcessMetri
   let engine: RuntimeMetrics = pipeline.runtime.metrics();
   const read = () => engine;
   engineCollectors(registry, read);
+  budgetCollectors(registry, pipeline);
   const jobs = jobCollectors(registry, pipeline, logger);
   const httpSeconds = new Histogram({
     name: 'docket_http_request_duration_seconds',
@@ -132,8 +133,30 @@ function engineCollectors(registry: Registry, read: () => RuntimeMetrics): void 
   });
 }
 
+/** The shared budgets' waits and pauses as this process saw them (pipeline/budget-metrics.ts). */
+function budgetCollectors(registry: Registry, pipeline: Pipeline): void {
+  const wait = 'docket_budget_wait_seconds';
+  computed(
+    new Histogram({
+      name: wait,
+      help: 'How long provider calls waited on a shared budget, by provider role (embedder, parser) and budget (concurrency: a slot; rate: tokens or requests per window; pause: a provider paused after a 429)',
+      labelNames: ['provider', 'budget'],
+      registers: [registry],
+    }),
+    () => pipeline.budgets.metrics().waitMs.flatMap(({ provider, budget, histogram }) => histogramSamples(wait, histogram, { provider, budget })),
+  );
+  computed(
+    new Counter({ name: 'docket_provider_pauses_total', help: "A provider's 429s that this process recorded as a pause for every worker, by provider role", labelNames: ['provider'], registers: [registry] }),
+    () => Object.entries(pipeline.budgets.metrics().pauses).map(([provider, value]) => ({ value, labels: { provider } })),
+  );
+  computed(
+    new Counter({ name: 'docket_uploads_rate_limited_total', help: 'Uploads this process answered 429 RATE_LIMITED (UPLOAD_RATE_LIMIT)', registers: [registry] }),
+    () => [{ value: pipeline.budgets.metrics().uploadsRateLimited, labels: {} }],
+  );
+}
+
 /** An engine histogram (milliseconds) as Prometheus samples (seconds): buckets, +Inf, sum, count. */
-function histogramSamples(name: string, h: HistogramSnapshot, labels: Labels): Sample[] {
+function histogramSamples(name: string, h: Pick<HistogramSnapshot, 'bounds' | 'counts' | 'count' | 'sum'>, labels: Labels): Sample[] {
   return [
     ...h.bounds.map((bound, i) => ({ metricName: `${name}_bucket`, value: h.counts[i]!, labels: { ...labels, le: bound / 1000 } })),
     { metricName: `${name}_bucket`, value: h.count, labels: { ...labels, le: '+Inf' } },

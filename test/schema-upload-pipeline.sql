@@ -5,6 +5,17 @@ table api_keys
   prefix text not null
   created_at timestamp with time zone not null
   revoked_at timestamp with time zone
+table budget_grants
+  id bigint not null
+  key text not null
+  at timestamp with time zone not null
+  until timestamp with time zone not null
+  done boolean not null
+  tokens bigint not null
+  requests integer not null
+table budgets
+  key text not null
+  paused_until timestamp with time zone
 table chunks
   job_id uuid not null
   index integer not null
@@ -55,6 +66,8 @@ table upload_jobs
   webhook_token_sha256 text
 constraint :SCHEMA.api_keys api_keys_key_sha256_key UNIQUE (key_sha256)
 constraint :SCHEMA.api_keys api_keys_pkey PRIMARY KEY (id)
+constraint :SCHEMA.budget_grants budget_grants_pkey PRIMARY KEY (id)
+constraint :SCHEMA.budgets budgets_pkey PRIMARY KEY (key)
 constraint :SCHEMA.chunks chunks_pkey PRIMARY KEY (job_id, index)
 constraint :SCHEMA.documents documents_pkey PRIMARY KEY (job_id)
 constraint :SCHEMA.files files_pkey PRIMARY KEY (sha256)
@@ -64,6 +77,9 @@ constraint :SCHEMA.upload_jobs upload_jobs_pkey PRIMARY KEY (job_id)
 constraint :SCHEMA.upload_jobs upload_jobs_tenant_sha256_key UNIQUE (tenant, sha256)
 index CREATE UNIQUE INDEX api_keys_key_sha256_key ON :SCHEMA.api_keys USING btree (key_sha256)
 index CREATE UNIQUE INDEX api_keys_pkey ON :SCHEMA.api_keys USING btree (id)
+index CREATE INDEX budget_grants_key_until_idx ON :SCHEMA.budget_grants USING btree (key, until)
+index CREATE UNIQUE INDEX budget_grants_pkey ON :SCHEMA.budget_grants USING btree (id)
+index CREATE UNIQUE INDEX budgets_pkey ON :SCHEMA.budgets USING btree (key)
 index CREATE UNIQUE INDEX chunks_pkey ON :SCHEMA.chunks USING btree (job_id, index)
 index CREATE UNIQUE INDEX documents_pkey ON :SCHEMA.documents USING btree (job_id)
 index CREATE UNIQUE INDEX files_pkey ON :SCHEMA.files USING btree (sha256)
@@ -75,4 +91,5 @@ index CREATE UNIQUE INDEX upload_jobs_pkey ON :SCHEMA.upload_jobs USING btree (j
 index CREATE INDEX upload_jobs_stage_idx ON :SCHEMA.upload_jobs USING btree (stage, created_at, job_id)
 index CREATE INDEX upload_jobs_tenant_created_idx ON :SCHEMA.upload_jobs USING btree (tenant, created_at, job_id)
 index CREATE UNIQUE INDEX upload_jobs_tenant_sha256_key ON :SCHEMA.upload_jobs USING btree (tenant, sha256)
+function acquire_budget
 function ensure_search_index

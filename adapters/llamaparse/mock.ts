@@ -73,6 +73,10 @@ export function createLlamaParseMock(options: LlamaParseMockOptions = {}) {
   const jobs = new Map<string, Job>();
   const script: Required<Pick<JobScript, 'webhook'>> & JobScript = { webhook: 'deliver' };
   const deliveries: { url: string; status: number | 'error' }[] = [];
+  /** Every API request, in order of arrival (epoch milliseconds), and the most in flight at once. */
+  const requests: { at: number; method: string; path: string }[] = [];
+  let inFlight = 0;
+  let maxInFlight = 0;
 
   app.get('/health', (_req, res) => void res.json({ status: 'ok', service: 'llamaparse-mock' }));
   app.post('/mock/faults', express.json(), (req, res) => {
@@ -90,6 +94,9 @@ export function createLlamaParseMock(options: LlamaParseMockOptions = {}) {
 
   // Every API route: auth, then any scripted fault, in FastAPI's error shape.
   app.use('/api', async (req, res, next) => {
+    requests.push({ at: Date.now(), method: req.method, path: req.path });
+    maxInFlight = Math.max(maxInFlight, (inFlight += 1));
+    res.once('close', () => (inFlight -= 1));
     const key = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
     if (!key || (options.apiKeys?.length && !options.apiKeys.includes(key))) return void res.status(401).json({ detail: 'Invalid authentication credentials' });
     const fault = faults.take(req.path);
@@ -216,7 +223,7 @@ export function createLlamaParseMock(options: LlamaParseMockOptions = {}) {
     });
   }
 
-  return { app, faults, script, jobs, deliveries };
+  return { app, faults, script, jobs, deliveries, requests: () => [...requests], maxInFlight: () => maxInFlight };
 }
 
 function pagesJson(job: Job) {

@@ -30,16 +30,37 @@ export interface OpenAIMockOptions {
   latencyMs?: number;
 }
 
+/** One request as the mock saw it: for tests of what reached the vendor, and when. */
+export interface MockRequest {
+  /** Arrival, epoch milliseconds. */
+  at: number;
+  /** cl100k tokens of its inputs (0 when it was refused before they were read). */
+  tokens: number;
+  /** The status answered (0 while in flight). */
+  status: number;
+}
+
 /**
  * A local stand-in for OpenAI's `POST /v1/embeddings`, faithful to its wire format: the SDK's
  * default base64 encoding, `dimensions`, the request limits and their error bodies, rate-limit
  * headers. Vectors are the local hashing embedder's, so they are deterministic and meaningful.
  * Faults (429 with Retry-After, 500, 503, latency) are scripted through `faults` or POST /mock/faults.
  */
-export function createOpenAIMock(options: OpenAIMockOptions = {}): { app: Express; faults: FaultQueue; requests: () => number } {
+export function createOpenAIMock(options: OpenAIMockOptions = {}): {
+  app: Express;
+  faults: FaultQueue;
+  requests: () => number;
+  /** Every embeddings request, in order of arrival. */
+  log: () => MockRequest[];
+  /** The most requests in flight at once so far. */
+  maxInFlight: () => number;
+} {
   const app = express();
   const faults = new FaultQueue();
   let requests = 0;
+  const log: MockRequest[] = [];
+  let inFlight = 0;
+  let maxInFlight = 0;
   app.use(express.json({ limit: '50mb' }));
   app.get('/health', (_req, res) => void res.json({ status: 'ok', service: 'openai-mock' }));
   app.post('/mock/faults', (req, res) => {
@@ -51,6 +72,13 @@ export function createOpenAIMock(options: OpenAIMockOptions = {}): { app: Expres
 
   app.post('/v1/embeddings', async (req, res) => {
     requests += 1;
+    const seen: MockRequest = { at: Date.now(), tokens: 0, status: 0 };
+    log.push(seen);
+    maxInFlight = Math.max(maxInFlight, (inFlight += 1));
+    res.once('close', () => {
+      inFlight -= 1;
+      seen.status = res.statusCode;
+    });
     res.setHeader('x-request-id', `req_${randomUUID().replaceAll('-', '')}`);
     res.setHeader('openai-version', '2020-10-01');
     const fault = faults.take(req.path);
@@ -94,6 +122,7 @@ export function createOpenAIMock(options: OpenAIMockOptions = {}): { app: Expres
       return fail(400, `This model's maximum context length is ${MAX_INPUT_TOKENS} tokens, however you requested ${longest} tokens (${longest} in your prompt; 0 for the completion). Please reduce your prompt; or completion length.`, 'invalid_request_error');
     }
     const total = counts.reduce((a, b) => a + b, 0);
+    seen.tokens = total;
     if (total > MAX_REQUEST_TOKENS) {
       return fail(400, `Requested ${total} tokens, max ${MAX_REQUEST_TOKENS} tokens per request`, 'max_tokens_per_request', 'max_tokens_per_request');
     }
@@ -110,7 +139,7 @@ export function createOpenAIMock(options: OpenAIMockOptions = {}): { app: Expres
       usage: { prompt_tokens: total, total_tokens: total },
     });
   });
-  return { app, faults, requests: () => requests };
+  return { app, faults, requests: () => requests, log: () => [...log], maxInFlight: () => maxInFlight };
 }
 
 /** Strings, or token ids (one array, or arrays) decoded back to text. */

@@ -19,10 +19,27 @@ async function acceptCallbackUrl(pipeline: Pipeline, url: string): Promise<strin
   }
 }
 
+/**
+ * A 429 when the tenant has used its upload rate (UPLOAD_RATE_LIMIT), decided before a byte of the
+ * body is read: the body is left unread and the connection closes after the answer, as a refused
+ * key's does (server/auth.ts), so a client sending 50 MiB learns at once and nothing is stored.
+ */
+async function admit(pipeline: Pipeline, tenant: string, hasBody: boolean): Promise<void> {
+  const admission = await pipeline.budgets.admitUpload(tenant);
+  if (admission.admitted) return;
+  const seconds = Math.max(1, Math.ceil(admission.retryAfterMs / 1000));
+  throw new HttpError(429, 'RATE_LIMITED', `too many uploads for this tenant; try again in ${seconds} s`, {
+    'Retry-After': String(seconds),
+    ...(hasBody ? { Connection: 'close' } : {}),
+  });
+}
+
 /** POST /v1/uploads: multipart `file` (+ optional `metadata` JSON object, `callback_url`) -> 202 with the job, or 200 for a duplicate. */
 export function uploadRoutes(pipeline: Pipeline, limits: UploadLimits): Router {
   const router = Router();
   router.post('/v1/uploads', async (req, res) => {
+    const tenant = tenantOf(res);
+    await admit(pipeline, tenant, req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined);
     const form = await readUploadForm(req, limits);
     if (!form.file) throw new HttpError(400, 'NO_FILE', 'no file: send it in the multipart field "file"');
     const filename = JSON.stringify(form.file.filename);
@@ -32,7 +49,6 @@ export function uploadRoutes(pipeline: Pipeline, limits: UploadLimits): Router {
     if (!detectType(form.file.content, form.file.filename)) {
       throw new HttpError(415, 'UNSUPPORTED_TYPE', `${filename} is not a PDF, HTML, Markdown or plain-text file (judged by its content)`);
     }
-    const tenant = tenantOf(res);
     const callbackUrl = form.fields.callback_url === undefined ? undefined : await acceptCallbackUrl(pipeline, form.fields.callback_url);
     const { jobId, duplicate } = await pipeline.submit({ content: form.file.content, filename: form.file.filename, metadata, tenant, callbackUrl });
     const job = await pipeline.store.jobFor(tenant, jobId);
