@@ -19,6 +19,11 @@ export interface ParseRequest {
   filename: string;
   /** The type validation found from the content. */
   mediaType: DocumentType;
+  /**
+   * The caller's own copy of the bytes, not used after the call: a local parser moves its buffer to
+   * a worker thread instead of copying it (the caller's view is then empty).
+   */
+  handOver?: boolean;
 }
 
 /** A submission either finished at once (a local parse) or started a remote job to poll. */

@@ -15,6 +15,7 @@ import pg from 'pg';
 import type { BenchContext, Part } from './part.js';
 import { renderSvg } from './plot.js';
 import { renderMarkdown, renderTargets, type Results } from './report.js';
+import { pipeline } from './parts/pipeline.js';
 import { rss } from './parts/rss.js';
 import { scale } from './parts/scale.js';
 import { send } from './parts/send.js';
@@ -23,7 +24,7 @@ import { timers } from './parts/timers.js';
 import { throughput } from './parts/throughput.js';
 import { round } from './workload.js';
 
-const PARTS: Part<never>[] = [throughput, send, timers, takeover, scale, rss] as Part<never>[];
+const PARTS: Part<never>[] = [throughput, send, timers, takeover, scale, rss, pipeline] as Part<never>[];
 
 const { values } = parseArgs({
   options: {

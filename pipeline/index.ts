@@ -90,6 +90,11 @@ export interface PipelineOptions {
    * pipelines on one PGlite this way, as two processes share one PostgreSQL.
    */
   database?: Database;
+  /**
+   * Start the document threads at once with their modules loaded, and keep them (DocumentWorkers'
+   * `warm`): for processes that run documents (`serve`, `worker`, `ingest`). Default false.
+   */
+  warmWorkers?: boolean;
 }
 
 /**
@@ -109,8 +114,9 @@ export async function createPipeline(config: PipelineConfig, options: PipelineOp
   const clock = options.clock ?? systemClock;
   const db = options.database ?? (await openDatabase(config.DATABASE_URL, { logger: options.logger, ...(await pgliteExtensions(config.DATABASE_URL)) }));
   const closeDb = () => (options.database ? Promise.resolve() : db.close());
-  // Threads start on first use: a process that never parses (`docket status`) starts none.
+  // Threads start on first use, unless warmed: a process that never parses (`docket status`) starts none.
   const workers = new DocumentWorkers({
+    warm: options.warmWorkers === true && (options.worker ?? true),
     threads: config.DOCUMENT_WORKERS,
     timeLimitMs: config.DOCUMENT_TIME_LIMIT_MS,
     memoryMb: config.DOCUMENT_MEMORY_MB,

@@ -83,7 +83,9 @@ export function pipelineServices(store: PipelineStore, settings: PipelineSetting
     if (existing) return { remoteJobId: existing };
     const { job, content } = await fileOf(input.jobId);
     const webhook = await callback(input.jobId);
-    const submitted = await providers.parser.submit({ content, filename: job.filename, mediaType: input.mediaType as DocumentType }, { ...webhook, signal });
+    // `content` was read for this call alone: the local parser may move it to its thread uncopied.
+    const request = { content, filename: job.filename, mediaType: input.mediaType as DocumentType, handOver: true };
+    const submitted = await providers.parser.submit(request, { ...webhook, signal });
     if (submitted.kind === 'pending') {
       await store.putSubmission(idempotencyKey, input.jobId, submitted.jobId, now());
       return { remoteJobId: submitted.jobId };

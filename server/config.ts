@@ -146,6 +146,17 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 }
 
 /** A URL with its password hidden: `postgres://user:***@host/db`. */
+/**
+ * The environment for a child process of this one (`docket worker --processes`): this process's,
+ * with `overrides` on top except for variables the environment already sets (`keep` lists which
+ * of them a user's own value beats).
+ */
+export function childEnvironment(overrides: Record<string, string>, keep: readonly string[] = []): Record<string, string | undefined> {
+  const env: Record<string, string | undefined> = { ...process.env };
+  for (const [name, value] of Object.entries(overrides)) if (!(keep.includes(name) && env[name] !== undefined)) env[name] = value;
+  return env;
+}
+
 export function maskSecrets(url: string): string {
   return url.replace(/(\/\/[^:/@]+:)[^@]*@/, '$1***@');
 }

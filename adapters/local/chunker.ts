@@ -83,20 +83,22 @@ function sections(markdown: string): Section[] {
 /**
  * Paragraphs, then sentences, then (for a run-on giant) raw token windows: units that fit in a chunk.
  * Each unit is counted once and its count reused for packing, overlap and the chunk's count (the
- * chunk is never encoded again); only a paragraph too big for a chunk is counted again as
- * sentences. The encoder bounds and remembers pieces (tokens.ts), so all of it is linear.
+ * chunk is never encoded again); a paragraph too big for a chunk is counted only up to the limit,
+ * then as sentences. The encoder bounds and remembers pieces (tokens.ts), so all of it is linear.
  */
 function units(text: string, maxTokens: number, encoder: PieceEncoder): Unit[] {
   const out: Unit[] = [];
   for (const paragraph of text.split(/\n{2,}/).map((p) => p.trim()).filter(Boolean)) {
-    const tokens = encoder.count(paragraph);
+    // Counted only as far as the limit: past it, the paragraph is counted as sentences instead.
+    const tokens = encoder.count(paragraph, maxTokens);
     if (tokens <= maxTokens) {
       out.push(unit(paragraph, tokens, encoder));
       continue;
     }
     const sentences = paragraph.split(/(?<=[.!?])\s+/);
     for (const sentence of sentences) {
-      const sentenceTokens = sentences.length === 1 ? tokens : encoder.count(sentence);
+      // One sentence is the paragraph, already known to be over: it goes to token windows.
+      const sentenceTokens = sentences.length === 1 ? tokens : encoder.count(sentence, maxTokens);
       if (sentenceTokens <= maxTokens) out.push(unit(sentence, sentenceTokens, encoder));
       else out.push(...tokenWindows(sentence, maxTokens, encoder));
     }

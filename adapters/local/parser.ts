@@ -10,6 +10,8 @@ export type { ParsedDocument };
 export interface ParseOptions {
   /** A PDF with more pages fails with PAGE_LIMIT, judged from its page count before any text is extracted. Default: no limit. */
   maxPages?: number;
+  /** The caller hands the bytes over (a worker thread's own copy): PDF.js may keep them, no copy is made. */
+  owned?: boolean;
 }
 
 /**
@@ -33,8 +35,8 @@ export async function parseLocally(bytes: Uint8Array, type: DocumentType, option
 async function parsePdf(bytes: Uint8Array, options: ParseOptions): Promise<ParsedDocument> {
   let pages: string[];
   try {
-    // PDF.js takes ownership of the buffer it is given: hand it a copy.
-    const pdf = await getDocumentProxy(new Uint8Array(bytes), { verbosity: 0 });
+    // PDF.js takes ownership of the buffer it is given: hand it a copy unless the bytes are ours to give.
+    const pdf = await getDocumentProxy(options.owned ? bytes : new Uint8Array(bytes), { verbosity: 0 });
     // The count comes from the page tree's root, before any page is loaded: a 20,000-page PDF took
     // 126 s and 4.2 GB to extract.
     try {

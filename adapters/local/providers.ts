@@ -7,7 +7,8 @@ export class LocalParser implements Parser {
   constructor(private readonly workers: DocumentWorkers) {}
 
   async submit(request: ParseRequest, options: { signal?: AbortSignal }): Promise<Submitted> {
-    return { kind: 'done', document: await this.workers.parse(request.content, request.mediaType, { signal: options.signal }) };
+    const document = await this.workers.parse(request.content, request.mediaType, { signal: options.signal, transfer: request.handOver });
+    return { kind: 'done', document };
   }
 
   async poll(jobId: string): Promise<Polled> {

@@ -68,23 +68,33 @@ export class PieceEncoder {
     return this.#tokenizer.decode(ids);
   }
 
-  /** Number of tokens in `text`. */
-  count(text: string): number {
+  /**
+   * Number of tokens in `text`. With `limit`, counting stops once the total passes it: the result
+   * is exact when it is at most `limit`, and otherwise only says "more than `limit`". The chunker
+   * asks this of a paragraph that it splits into sentences when too big: a 2 MB paragraph is then
+   * read once (as sentences), not twice.
+   */
+  count(text: string, limit = Number.POSITIVE_INFINITY): number {
     let total = 0;
     this.#each(text, (piece) => {
       total += piece.length;
+      return total > limit;
     });
     return total;
   }
 
-  #each(text: string, use: (ids: number[]) => void): void {
+  /** Calls `use` with each piece's ids, in order, until it returns true. */
+  #each(text: string, use: (ids: number[]) => boolean | void): void {
     const pattern = this.#pattern;
     pattern.lastIndex = 0;
     for (let match = pattern.exec(text); match; match = pattern.exec(text)) {
       const piece = match[0];
       // A UTF-16 unit is at most 3 UTF-8 bytes: short pieces need no measuring.
-      if (piece.length * 3 <= MAX_PIECE_BYTES) use(this.#piece(piece));
-      else for (const slice of slices(piece)) use(this.#piece(slice));
+      if (piece.length * 3 <= MAX_PIECE_BYTES) {
+        if (use(this.#piece(piece))) return;
+      } else {
+        for (const slice of slices(piece)) if (use(this.#piece(slice))) return;
+      }
     }
   }
 

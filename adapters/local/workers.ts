@@ -25,12 +25,32 @@ export interface DocumentWorkerOptions {
   maxPdfPages?: number;
   /** Told about a thread that failed while it had no task (it is replaced); pino's `warn` fits. */
   logger?: { warn(object: object, message: string): void };
+  /**
+   * Start every thread now, load the parser, chunker, embedder and cl100k's ranks in each (about
+   * 0.3 s of PDF.js and 0.4–0.8 s of tokenizer tables per thread), and keep the threads for the life
+   * of the pool, so no document pays for them. For processes that run the pipeline (`serve`,
+   * `worker`, `ingest`); default false: threads start on demand and stop after a minute idle, so a
+   * process that never parses (`docket status`, most tests) starts none.
+   */
+  warm?: boolean;
 }
 
 export interface TaskOptions {
   /** Aborting stops the task (its thread is terminated) and rejects with a transient ABORTED error. */
   signal?: AbortSignal;
 }
+
+export interface ParseTaskOptions extends TaskOptions {
+  /**
+   * Move the bytes' buffer to the thread instead of copying it: the caller's view is emptied
+   * (detached). Only for bytes the caller owns and no longer needs; ignored when the view is part
+   * of a larger buffer (Node's pooled Buffers are), which would lose the rest.
+   */
+  transfer?: boolean;
+}
+
+/** Tasks that finish in milliseconds go ahead of parses waiting for a thread (see #acquire). */
+const PRIORITY: Record<TaskInput['kind'], number> = { embed: 0, chunk: 1, warm: 1, parse: 2 };
 
 /**
  * How long a thread may take to start and load the modules of a task before the task fails with a
@@ -61,7 +81,8 @@ export class DocumentWorkers {
   readonly #pool: Piscina<WorkerTask, WorkerOutcome>;
   #running = 0;
   #nextId = 0;
-  readonly #waiting = new Set<() => void>();
+  /** Tasks waiting for a thread, by priority (PRIORITY), each in arrival order. */
+  readonly #waiting: Set<() => void>[] = [new Set(), new Set(), new Set()];
   /** Called when the thread running task `id` has loaded its modules and begins. */
   readonly #starting = new Map<number, () => void>();
   #closed = false;
@@ -75,9 +96,9 @@ export class DocumentWorkers {
       filename: ENTRY.href,
       // Threads start on demand and stop after a minute idle, so a process that never parses
       // (`docket status`, a test) starts none.
-      minThreads: 0,
+      minThreads: options.warm ? this.threads : 0,
       maxThreads: this.threads,
-      idleTimeout: 60_000,
+      idleTimeout: options.warm ? 2 ** 31 - 1 : 60_000,
       resourceLimits: { maxOldGenerationSizeMb: this.memoryMb },
     });
     // Without a listener, a thread failing between tasks would throw in the main thread.
@@ -85,6 +106,16 @@ export class DocumentWorkers {
     this.#pool.on('message', (message: { [STARTED]?: number }) => {
       if (typeof message?.[STARTED] === 'number') this.#starting.get(message[STARTED])?.();
     });
+    if (options.warm) this.#warm(options.logger);
+  }
+
+  /** One warm-up task per thread, all at once, so each thread takes one (piscina runs one task a thread). */
+  #warm(logger: DocumentWorkerOptions['logger']): void {
+    for (let i = 0; i < this.threads; i++) {
+      this.#run({ kind: 'warm' }, 'warming a worker thread', undefined).catch((error: unknown) => {
+        if (!this.#closed) logger?.warn({ err: error }, 'a document worker thread failed to warm up; it loads its modules on first use instead');
+      });
+    }
   }
 
   /** The threads alive now (they start on demand), so tests can watch one end. */
@@ -93,8 +124,10 @@ export class DocumentWorkers {
   }
 
   /** Parses a document (PDF, HTML, Markdown, text) to Markdown in a worker thread. */
-  parse(bytes: Uint8Array, type: DocumentType, options: TaskOptions = {}): Promise<ParsedDocument> {
-    return this.#run({ kind: 'parse', bytes, type, maxPages: this.maxPdfPages }, 'parsing the document', options.signal);
+  parse(bytes: Uint8Array, type: DocumentType, options: ParseTaskOptions = {}): Promise<ParsedDocument> {
+    const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer;
+    const transferList = options.transfer && whole ? [bytes.buffer as ArrayBuffer] : undefined;
+    return this.#run({ kind: 'parse', bytes, type, maxPages: this.maxPdfPages }, 'parsing the document', options.signal, transferList);
   }
 
   /** Splits Markdown into chunks in a worker thread. */
@@ -103,20 +136,22 @@ export class DocumentWorkers {
   }
 
   /** Embeds texts with the local hashing embedder in a worker thread. */
-  embed(texts: string[], dimensions: number, options: TaskOptions = {}): Promise<number[][]> {
-    return this.#run({ kind: 'embed', texts, dimensions }, 'embedding the batch', options.signal);
+  async embed(texts: string[], dimensions: number, options: TaskOptions = {}): Promise<number[][]> {
+    // The vectors come back as one Float64Array moved out of the thread, not cloned as nested arrays.
+    const flat = await this.#run<Float64Array>({ kind: 'embed', texts, dimensions }, 'embedding the batch', options.signal);
+    return texts.map((_, i) => Array.from(flat.subarray(i * dimensions, (i + 1) * dimensions)));
   }
 
   /** Terminates every thread; tasks still waiting or running fail with a transient WORKERS_CLOSED. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    for (const wake of this.#waiting) wake();
+    for (const queue of this.#waiting) for (const wake of queue) wake();
     await this.#pool.destroy();
   }
 
-  async #run<T>(task: TaskInput, what: string, signal: AbortSignal | undefined): Promise<T> {
-    await this.#acquire(signal);
+  async #run<T>(task: TaskInput, what: string, signal: AbortSignal | undefined, transferList?: ArrayBuffer[]): Promise<T> {
+    await this.#acquire(signal, PRIORITY[task.kind]);
     const id = (this.#nextId += 1);
     // The limit starts when the thread begins the work, not while the task waits for a thread or
     // the thread starts and loads its modules (allowed STARTUP_MS for that).
@@ -130,7 +165,7 @@ export class DocumentWorkers {
     signal?.addEventListener('abort', stop, { once: true });
     let outcome: WorkerOutcome;
     try {
-      outcome = await this.#pool.run({ ...task, id }, { signal: limit.signal });
+      outcome = await this.#pool.run({ ...task, id }, { signal: limit.signal, ...(transferList ? { transferList } : {}) });
     } catch (error) {
       throw this.#classify(error, what, limit.signal.reason);
     } finally {
@@ -158,17 +193,23 @@ export class DocumentWorkers {
     return new AdapterError('DOCUMENT_TOO_COMPLEX', `${what} stopped its worker thread: ${(error as Error).message}`, { cause: error });
   }
 
-  /** Waits for a free thread, so that the time limit measures running time only. */
-  async #acquire(signal: AbortSignal | undefined): Promise<void> {
+  /**
+   * Waits for a free thread, so that the time limit measures running time only. A free thread goes
+   * to the most urgent waiting task: chunking and embedding take milliseconds and finish a job that
+   * was already parsed, where a parse takes tens to hundreds; behind 50 queued parses, a chunking
+   * task would otherwise wait for all of them.
+   */
+  async #acquire(signal: AbortSignal | undefined, priority: number): Promise<void> {
     while (this.#running >= this.threads && !this.#closed) {
       if (signal?.aborted) throw new AdapterError('ABORTED', 'stopped while waiting for a worker thread', { transient: true });
       await new Promise<void>((resolve) => {
+        const queue = this.#waiting[priority]!;
         const wake = () => {
-          this.#waiting.delete(wake);
+          queue.delete(wake);
           signal?.removeEventListener('abort', wake);
           resolve();
         };
-        this.#waiting.add(wake);
+        queue.add(wake);
         signal?.addEventListener('abort', wake, { once: true });
       });
     }
@@ -179,8 +220,8 @@ export class DocumentWorkers {
 
   #release(): void {
     this.#running -= 1;
-    const [next] = this.#waiting;
-    next?.();
+    const next = this.#waiting.find((queue) => queue.size > 0);
+    if (next) [...next][0]!();
   }
 }
 

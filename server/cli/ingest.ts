@@ -11,7 +11,8 @@ import type { CommandContext } from './run.js';
  * file. Resolves with the exit code: 0 when every file completed, 1 when any failed or was refused.
  */
 export async function ingest(files: string[], { config, logger }: CommandContext): Promise<number> {
-  const pipeline = await createPipeline(config, { logger });
+  // Warm: the threads load PDF.js and the tokenizer while the database opens and migrates.
+  const pipeline = await createPipeline(config, { logger, warmWorkers: true });
   const progress = new Progress(process.stdout);
   let failures = 0;
   try {

@@ -10,6 +10,7 @@ import { control } from './control.js';
 import { ingest } from './ingest.js';
 import { createKey, listKeys, revokeKey } from './keys.js';
 import { replayCommand, type ReplayCommandOptions } from './replay.js';
+import { parseProcesses, workerProcesses } from './processes.js';
 import { EXIT, runCommand } from './run.js';
 import { parseK, searchCommand, type SearchCommandOptions } from './search.js';
 import { serve, worker } from './serve.js';
@@ -42,7 +43,10 @@ function program(setCode: (code: number) => void): Command {
   cli
     .command('worker')
     .description('run workers only, no HTTP: as many as you like against one PostgreSQL')
-    .action(async () => setCode(await runCommand(worker)));
+    .option('--processes <n>', 'run n worker processes from this one command, sharing the cores (PostgreSQL only; see docs/scaling.md)', parseProcesses)
+    .action(async (options: { processes?: number }) =>
+      setCode(await runCommand((context) => (options.processes && options.processes > 1 ? workerProcesses(options.processes, context) : worker(context)))),
+    );
   cli
     .command('ingest')
     .description('run the pipeline on local files, with a progress bar per file; exits 1 when any failed')

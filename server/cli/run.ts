@@ -72,7 +72,7 @@ export async function openPipeline(config: Config, logger: Logger, worker = true
   const deadline = Date.now() + config.DATABASE_WAIT_MS;
   for (let attempt = 1; ; attempt++) {
     try {
-      return await createPipeline(config, { logger, worker });
+      return await createPipeline(config, { logger, worker, warmWorkers: worker });
     } catch (error) {
       const unavailable = isDatabaseUnavailable(error) || isDatabaseUnavailable((error as Error).cause);
       if (!unavailable || Date.now() >= deadline) throw error;
@@ -98,9 +98,14 @@ export async function runUntilSignal(pipeline: Pipeline, logger: Logger, server?
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
+    // One of `docket worker --processes N`'s children (processes.ts): it stops when its parent does,
+    // however the parent ended, SIGKILL included.
+    if (process.connected) process.once('disconnect', resolve);
   });
   logger.info('shutting down');
   if (server) await new Promise((resolve) => server.close(resolve));
   await pipeline.close();
+  // An open IPC channel would keep a forked worker alive after its work is closed.
+  if (process.connected) process.disconnect();
   return EXIT.ok;
 }

@@ -7,6 +7,7 @@ import { chunkMarkdown } from '../../adapters/local/chunker.js';
 import { hashEmbedding } from '../../adapters/local/embedder.js';
 import { cleanText } from '../../adapters/local/text.js';
 import { DocumentWorkers, type DocumentWorkerOptions } from '../../adapters/local/workers.js';
+import { textPdf } from '../fixtures/documents.js';
 import { decompressionBombPdf, largeText, manyPagesPdf, nulGlyphPdf } from '../helpers/hostile.js';
 
 function pool(t: { teardown(fn: () => Promise<void>): void }, options: DocumentWorkerOptions = {}): DocumentWorkers {
@@ -33,6 +34,39 @@ serial('parse, chunk and embed in a thread give what the adapters give in proces
   t.deepEqual(await workers.chunk(markdown, { maxTokens: 128 }), chunkMarkdown(markdown, { maxTokens: 128 }));
   t.deepEqual(await workers.embed(['one text', 'another'], 32), [hashEmbedding('one text', 32), hashEmbedding('another', 32)]);
   t.is(workers.liveThreads.length, 1, 'one thread, started on demand and reused');
+});
+
+serial('a warm pool starts every thread before any task; moved bytes leave the caller empty, a view on a larger buffer is copied', async (t) => {
+  const workers = pool(t, { threads: 2, warm: true });
+  const deadline = Date.now() + 60_000;
+  while (workers.liveThreads.length < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+  t.is(workers.liveThreads.length, 2, 'both threads started with no task asked of them');
+  const pdf = await textPdf();
+  const own = new Uint8Array(pdf);
+  const moved = await workers.parse(own, 'application/pdf', { transfer: true });
+  t.is(own.byteLength, 0, 'the buffer went to the thread');
+  t.deepEqual(moved, await workers.parse(new Uint8Array(pdf), 'application/pdf'), 'and parsed the same as a copy');
+  // Half of a buffer: moving it would take the other half from its owner too.
+  const shared = new Uint8Array(pdf.byteLength * 2);
+  shared.set(pdf);
+  const view = shared.subarray(0, pdf.byteLength);
+  await workers.parse(view, 'application/pdf', { transfer: true });
+  t.is(view.byteLength, pdf.byteLength);
+});
+
+serial('a free thread takes waiting chunking and embedding before waiting parses', async (t) => {
+  const workers = pool(t);
+  const pdf = await textPdf({ pages: 40 });
+  const finished: string[] = [];
+  const track = (name: string, task: Promise<unknown>) => task.then(() => finished.push(name));
+  // The first parse holds the only thread; the rest queue behind it in this order.
+  await Promise.all([
+    track('parse 1', workers.parse(new Uint8Array(pdf), 'application/pdf')),
+    track('parse 2', workers.parse(new Uint8Array(pdf), 'application/pdf')),
+    track('chunk', workers.chunk('# A\n\nsome text', {})),
+    track('embed', workers.embed(['some text'], 8)),
+  ]);
+  t.deepEqual(finished, ['parse 1', 'embed', 'chunk', 'parse 2']);
 });
 
 serial('parsed text has no U+0000 and no lone surrogate (a NUL glyph failed with SQLSTATE 22021)', async (t) => {
