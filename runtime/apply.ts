@@ -1,4 +1,4 @@
-import type { AnyEventObject } from 'xstate';
+import type { AnyEventObject, AnyMachineSnapshot } from 'xstate';
 import type { Logger } from 'pino';
 import type { Transaction } from './db/database.js';
 import { isTransientDatabaseError } from './db/errors.js';
@@ -9,6 +9,7 @@ import type { Registry, RegisteredMachine } from './registry.js';
 import type { ControlQueries } from './queries/control.js';
 import type { FamilyQueries } from './queries/family.js';
 import type { InstanceQueries } from './queries/instances.js';
+import { SnapshotCache } from './snapshot-cache.js';
 import { computeStart, computeStep, type ClaimedInstance, type InboxEvent, type StepOutcome } from './transition.js';
 
 /**
@@ -23,6 +24,8 @@ export interface AfterCommit {
   stepped: StepOutcome[];
   /** Step transactions that failed and were counted against their instances. */
   failures: number;
+  /** Snapshots to keep for the instances' next steps, once (and only if) the transaction commits. */
+  snapshots: { id: string; key: string; snapshot: AnyMachineSnapshot }[];
 }
 
 /** One instance to step: its locked row and inbox, and events arriving right now. */
@@ -81,6 +84,8 @@ export interface ApplierOptions {
   maxStepFailures: number;
   workerId: string;
   leaseMs: number;
+  /** Instances whose last snapshot is kept in memory for their next step; 0 restores every time. */
+  snapshotCache?: number;
 }
 
 /**
@@ -89,7 +94,16 @@ export interface ApplierOptions {
  * after the commit. It never commits, starts or counts anything itself.
  */
 export class StepApplier {
-  constructor(private readonly options: ApplierOptions) {}
+  readonly #snapshots: SnapshotCache;
+
+  constructor(private readonly options: ApplierOptions) {
+    this.#snapshots = new SnapshotCache(options.snapshotCache ?? 1000);
+  }
+
+  /** After the transaction that returned `work` committed: its snapshots are the rows' now. */
+  committed(work: AfterCommit): void {
+    for (const { id, key, snapshot } of work.snapshots) this.#snapshots.set(id, key, snapshot);
+  }
 
   /** Whether this runtime can step an instance written by `version` of the machine (as is, or migrated). */
   canStep(reg: RegisteredMachine, version: number): boolean {
@@ -98,7 +112,7 @@ export class StepApplier {
 
   /** Applies due events (and arrivals) to instances the transaction has locked. */
   async apply(tx: Transaction, items: StepItem[], now: number, options: ApplyOptions): Promise<AfterCommit> {
-    const work: AfterCommit = { adopt: [], stepped: [], failures: 0 };
+    const work: AfterCommit = { adopt: [], stepped: [], failures: 0, snapshots: [] };
     if (!options.isolate) {
       await this.#applyAll(tx, items, now, options, work);
       return work;
@@ -113,14 +127,14 @@ export class StepApplier {
       const at = new Date(now);
       if (options.onFailure) await this.#writeFailure(tx, options.onFailure, at);
       for (const item of items) await this.#recordFailure(tx, item.claimed.instance.id, error, at);
-      return { adopt: [], stepped: [], failures: items.length };
+      return { adopt: [], stepped: [], failures: items.length, snapshots: [] };
     }
   }
 
   /** Writes the side records of instances just inserted (rows by InstanceQueries.insert) from their initial transitions. */
   async create(tx: Transaction, items: StepWrite[], now: number, slots: Slots): Promise<AfterCommit> {
     const at = new Date(now);
-    const work: AfterCommit = { adopt: [], stepped: [], failures: 0 };
+    const work: AfterCommit = { adopt: [], stepped: [], failures: 0, snapshots: [] };
     for (const item of items) this.#claimEffects(item, now, slots, work.adopt);
     await this.options.queries.writeStart(tx, items, at);
     await this.#afterWrite(tx, items, at);
@@ -175,8 +189,12 @@ export class StepApplier {
         );
         continue;
       }
-      const outcome = computeStep(reg, instance, claimed.inbox, claimed.inbox.length === batchSize, now, logger, arrivals);
+      const restored = instance === claimed.instance ? this.#snapshots.get(instance.id, SnapshotCache.key(instance)) : undefined;
+      const outcome = computeStep(reg, instance, claimed.inbox, claimed.inbox.length === batchSize, now, logger, arrivals, restored);
       const write = { instanceId: instance.id, machine: reg.name, outcome };
+      if (outcome.status === 'active') {
+        work.snapshots.push({ id: instance.id, key: SnapshotCache.key({ createdAt: instance.createdAt, version: outcome.version, machineVersion: outcome.machineVersion }), snapshot: outcome.resolved });
+      }
       this.#claimEffects(write, now, options.slots, work.adopt);
       writes.push(write);
       work.stepped.push(outcome);

@@ -136,6 +136,7 @@ export class EffectResults {
       throw error;
     }
     slots.commit(outcome.work.adopt);
+    this.options.applier.committed(outcome.work);
     metrics.committed(outcome.work, clock.now(), performance.now() - began);
     for (const ending of batch) ending.resolve(outcome.owned.has(ending.effect.idempotencyKey));
   }

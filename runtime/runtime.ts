@@ -75,6 +75,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     maxStepFailures: tuning.maxStepFailures,
     workerId: tuning.workerId,
     leaseMs: tuning.leaseMs,
+    snapshotCache: tuning.snapshotCache,
   });
   const effects = tuning.worker
     ? new EffectRunner({

@@ -110,7 +110,10 @@ export class StepLoop extends Loop {
     }
     slots?.commit(work?.adopt ?? []);
     if (!isolate) this.#claimSize = got === size ? Math.min(size * 2, Math.max(Math.floor(MAX_CLAIM / this.options.loops), claimLimit)) : claimLimit;
-    if (work) metrics.committed(work, clock.now(), performance.now() - began);
+    if (work) {
+      applier.committed(work);
+      metrics.committed(work, clock.now(), performance.now() - began);
+    }
     return work;
   }
 }

@@ -19,6 +19,8 @@ export interface ClaimedInstance {
   stepFailures: number;
   /** The parent instance and the invocation id it knows this one by, when this is a child machine. */
   parent: Parent | null;
+  /** The row's creation time, epoch ms: with the versions, it tells a cached snapshot is this row's. */
+  createdAt: number;
 }
 
 export interface Parent {
@@ -78,6 +80,8 @@ export interface StepOutcome {
   previous: { value: StateValue; status: InstanceStatus; context: unknown } | null;
   context: unknown;
   value: StateValue;
+  /** The machine snapshot `snapshot` persists, for the next step to start from (never stored). */
+  resolved: AnyMachineSnapshot;
 }
 
 /** The first step of a new instance: XState's initial transition and the rows its entry actions ask for. */
@@ -122,8 +126,10 @@ export function computeStep(
   now: number,
   logger: Logger,
   arrivals: InboxEvent[] = [],
+  /** The snapshot this row holds, already restored (the one the last step here produced), if known. */
+  restored?: AnyMachineSnapshot,
 ): StepOutcome {
-  let snapshot = restoreSnapshot(reg.machine, instance.snapshot);
+  let snapshot = restored ?? restoreSnapshot(reg.machine, instance.snapshot);
   const previous = { value: snapshot.value, status: instance.status, context: snapshot.context };
   const plan = new ActionPlan(reg.machine, instance.id, logger, familyOf(reg, instance.invocations, instance.parent));
   const invocations = { ...instance.invocations };
@@ -233,8 +239,9 @@ function finish(reg: RegisteredMachine, snapshot: AnyMachineSnapshot, plan: Acti
   ];
   if (progress.inboxMayContinue) wakeCandidates.push(progress.inboxMayContinue.getTime());
   const status = snapshotStatus(snapshot);
+  const persisted = persistSnapshot(reg.machine, snapshot);
   return {
-    snapshot: persistSnapshot(reg.machine, snapshot),
+    snapshot: persisted,
     status,
     error: snapshotError(snapshot),
     machineVersion: reg.version,
@@ -259,6 +266,9 @@ function finish(reg: RegisteredMachine, snapshot: AnyMachineSnapshot, plan: Acti
     previous: progress.previous,
     context: snapshot.context,
     value: snapshot.value,
+    // The next step from here sees the context as stored (JSON), exactly as if it had restored the
+    // row: a Date in context is a string either way, whichever process takes the next step.
+    resolved: { ...snapshot, context: persisted.context } as AnyMachineSnapshot,
   };
 }
 

@@ -159,6 +159,12 @@ export interface RuntimeOptions {
    * instances cost few commits; the first claim that is not full goes back to this. Default 20.
    */
   claimBatchSize?: number;
+  /**
+   * Instances whose snapshot, as this process's last step of them left it, is kept in memory so their
+   * next step here skips restoring the stored JSON. Used only while the row is unchanged since (same
+   * version); 0 restores every time. Default 1000.
+   */
+  snapshotCache?: number;
   /** How long a claimed effect is held before another worker may take it over. Milliseconds, default 10000. */
   leaseMs?: number;
   /** Safety poll behind LISTEN/NOTIFY. Milliseconds, default 5000. */

@@ -46,7 +46,7 @@ export class StepQueries {
     // Instances and their inboxes, in one round trip.
     const read = `
       SELECT i.id, i.machine, i.machine_version, i.snapshot, i.status, i.version, i.invocations, i.step_failures, i.parent_id, i.parent_child_id,
-        ${inbox('i')} AS inbox
+        i.created_at, ${inbox('i')} AS inbox
       FROM ${t('instances')} i`;
     // Locking and reading in one statement has a trap. A row lock that had to wait, or that found the
     // row changed since the statement began, yields the row's newest version, while the rest of the
@@ -58,7 +58,7 @@ export class StepQueries {
     // statement whose snapshot sees everything committed. Under no contention that is one round trip.
     const locked = (from: string) => `
       SELECT i.id, i.machine, i.machine_version, i.snapshot, i.status, i.version, i.invocations, i.step_failures, i.parent_id, i.parent_child_id,
-        ${inbox('i')} AS inbox, i.xmin::text AS locked_xmin,
+        i.created_at, ${inbox('i')} AS inbox, i.xmin::text AS locked_xmin,
         (SELECT s.xmin::text FROM ${t('instances')} s WHERE s.id = i.id) AS seen_xmin
       ${from}`;
     // Which machines (and versions) this runtime may step, as a filter the planner cannot turn into a
@@ -241,6 +241,7 @@ interface ClaimRow {
   step_failures: number;
   parent_id: string | null;
   parent_child_id: string | null;
+  created_at: Date | string;
   inbox: {
     id: string;
     event: InboxEvent['event'];
@@ -275,6 +276,7 @@ function toClaimed(row: ClaimRow): Claimed {
       invocations: row.invocations,
       stepFailures: row.step_failures,
       parent: row.parent_id ? { id: row.parent_id, childId: row.parent_child_id ?? '' } : null,
+      createdAt: new Date(row.created_at).getTime(),
     },
     inbox: row.inbox.map((e) => ({
       id: e.id,

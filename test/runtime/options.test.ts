@@ -38,6 +38,7 @@ test('every documented option is accepted, and the ones passed on are checked fo
     effectConcurrency: 1,
     stepBatchSize: 1,
     claimBatchSize: 1,
+    snapshotCache: 0,
     leaseMs: 1000,
     pollIntervalMs: 1000,
     retry: { maxAttempts: 1, baseDelayMs: 1, maxDelayMs: 1, factor: 1 },

@@ -65,7 +65,7 @@ test('a due timer cancelled or re-armed earlier in the same batch does not fire'
   const at = new Date(2_000);
   const outcome = computeStep(
     reg,
-    { id: 'i', machine: 'm', machineVersion: 1, snapshot, status: 'active', version: 0, invocations: {}, stepFailures: 0, parent: null },
+    { id: 'i', machine: 'm', machineVersion: 1, snapshot, status: 'active', version: 0, invocations: {}, stepFailures: 0, parent: null, createdAt: 0 },
     [
       { id: '1', event: { type: 'SELF' }, timerId: null, sourceEffect: null, availableAt: new Date(900), createdAt: new Date(900) },
       { id: '2', event: { type: 'xstate.after.1000.m.a' }, timerId: 'xstate.after.1000.m.a', sourceEffect: null, availableAt: new Date(1_000), createdAt: new Date(0) },
