@@ -79,8 +79,13 @@ parentPort.on('message', (m) => {
 });
 `;
 
+/**
+ * The thread is started by the first lease, not with the runtime: it is a second V8 isolate with its
+ * own copy of `pg` (about 13 MB resident), which a worker whose machines invoke no service never needs.
+ * Once started it stays, so a busy worker does not pay its start-up again and again.
+ */
 export class ThreadLeaseKeeper implements LeaseKeeper {
-  #worker: Worker;
+  #worker: Worker | undefined;
   readonly #leases = new Map<string, number>();
   /** Holds and drops not yet sent: key -> deadline, or null for a drop. */
   #changes = new Map<string, number | null>();
@@ -90,15 +95,15 @@ export class ThreadLeaseKeeper implements LeaseKeeper {
   constructor(
     private readonly options: HeartbeatOptions,
     private readonly connectionString: string,
-  ) {
-    this.#worker = this.#spawn();
-  }
+  ) {}
 
   #spawn(): Worker {
     const { workerId, leaseMs, sql, liveness, heartbeatMs, logger } = this.options;
     const pgPath = createRequire(import.meta.url).resolve('pg');
     const workerData = { pgPath, connectionString: this.connectionString, workerId, leaseMs, sql, liveness, heartbeatMs };
-    const worker = new Worker(THREAD, { eval: true, workerData });
+    // A renewal allocates a few kilobytes: a small young generation is plenty, and caps what the
+    // thread's heap grows to over a long run (V8's default lets it reach tens of megabytes).
+    const worker = new Worker(THREAD, { eval: true, workerData, resourceLimits: { maxYoungGenerationSizeMb: 4 } });
     worker.unref();
     worker.on('message', (message: { type: string; message?: string; code?: string }) => {
       if (message.type === 'error') logger.warn({ err: { message: message.message, code: message.code } }, 'lease heartbeat failed');
@@ -134,16 +139,22 @@ export class ThreadLeaseKeeper implements LeaseKeeper {
       this.#sent = null;
       const changes = [...this.#changes];
       this.#changes = new Map();
-      if (!this.#closed) this.#worker.postMessage({ type: 'changes', changes });
+      if (this.#closed) return;
+      // Nothing held and no thread: these were drops of holds it never saw.
+      if (!this.#worker && this.#leases.size === 0) return;
+      this.#worker ??= this.#spawn();
+      this.#worker.postMessage({ type: 'changes', changes });
     });
     return this.#sent;
   }
 
   async close(): Promise<void> {
     this.#closed = true;
-    const exited = new Promise((resolve) => this.#worker.once('exit', resolve));
-    this.#worker.postMessage({ type: 'close' });
-    const timer = setTimeout(() => void this.#worker.terminate(), 2_000);
+    const worker = this.#worker;
+    if (!worker) return;
+    const exited = new Promise((resolve) => worker.once('exit', resolve));
+    worker.postMessage({ type: 'close' });
+    const timer = setTimeout(() => void worker.terminate(), 2_000);
     await exited;
     clearTimeout(timer);
   }
