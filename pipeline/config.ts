@@ -17,6 +17,13 @@ export interface PipelineConfig {
   EMBEDDING_DIMENSIONS: number;
   /** Chunks per embedding batch (one durable effect each). */
   EMBED_BATCH_SIZE: number;
+  /**
+   * How long an embedding call waits for concurrent ones to share its request, milliseconds; 0
+   * never merges. Unset: 20 for OpenAI, 0 for the local embedder.
+   */
+  EMBED_COALESCE_WINDOW_MS?: number;
+  /** Most chunks one merged embedding request carries. */
+  EMBED_COALESCE_MAX_INPUTS: number;
   /** Worker threads for parsing, chunking and local embedding. */
   DOCUMENT_WORKERS: number;
   /** Longest one document task may run, milliseconds. */

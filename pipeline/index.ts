@@ -16,12 +16,14 @@ import {
   type ServiceHandler,
 } from '../index.js';
 import type { PipelineConfig } from './config.js';
+import type { Embedder } from '../adapters/contracts.js';
 import { MIGRATIONS as PIPELINE_MIGRATIONS } from './sql/migrations.js';
 import { uploadProjection } from './projection.js';
 import { LlamaParseClient } from '../adapters/llamaparse/client.js';
 import { LlamaParseParser } from '../adapters/llamaparse/parser.js';
 import { LocalEmbedder, LocalParser } from '../adapters/local/providers.js';
-import { OpenAIEmbedder } from '../adapters/openai/embedder.js';
+import { LIMITS as OPENAI_LIMITS, OpenAIEmbedder } from '../adapters/openai/embedder.js';
+import { CoalescingEmbedder } from '../adapters/coalescing-embedder.js';
 import { DocumentWorkers } from '../adapters/local/workers.js';
 import { acceptCallbackUrl, callbackService, type CallbackSettings } from './callbacks.js';
 import { ChunkSearch } from './search.js';
@@ -139,7 +141,7 @@ export async function createPipeline(config: PipelineConfig, options: PipelineOp
         dimensions: config.EMBEDDING_DIMENSIONS,
         embedBatchSize: config.EMBED_BATCH_SIZE,
       },
-      chosen,
+      { ...chosen, embedder: coalesced(config, chosen.embedder, shared) },
       clock,
     );
     const callbacks: CallbackSettings = {
@@ -226,6 +228,26 @@ function providers(config: PipelineConfig, workers: DocumentWorkers): Providers 
     publicUrl: config.PUBLIC_URL,
     webhookSecret: config.LLAMA_CLOUD_WEBHOOK_SECRET,
   };
+}
+
+/**
+ * The embedder the upload jobs share: concurrent batches of different jobs merged into one request
+ * (adapters/coalescing-embedder.ts), above the budget so a merged request takes one grant of its
+ * size. On by default for OpenAI only, which bills and rate-limits by request; the local embedder
+ * costs nothing per call and runs each call in one of the document threads, so merging would put
+ * work the threads could share onto one of them. Search keeps the embedder unmerged: one query, a
+ * person waiting, nothing to gain from waiting for others.
+ */
+function coalesced(config: PipelineConfig, embedder: Embedder, budgets: Budgets): Embedder {
+  const windowMs = config.EMBED_COALESCE_WINDOW_MS ?? (config.OPENAI_API_KEY ? 20 : 0);
+  if (windowMs === 0) return embedder;
+  return new CoalescingEmbedder(embedder, {
+    windowMs,
+    maxInputs: Math.min(config.EMBED_COALESCE_MAX_INPUTS, OPENAI_LIMITS.inputs),
+    // Within the token budget's per-call cap too: the budget wrapper then never splits a merged request.
+    maxTokens: Math.min(OPENAI_LIMITS.requestTokens, budgets.providers.embedder?.maxTokensPerCall ?? Infinity),
+    maxInputTokens: OPENAI_LIMITS.inputTokens,
+  });
 }
 
 /** The budgets the configuration sets; each unset limit is no limit. */

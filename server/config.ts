@@ -33,6 +33,13 @@ const schema = z.object({
   CHUNK_TOKENS: z.coerce.number().int().min(32).max(8191).default(512),
   EMBEDDING_DIMENSIONS: z.coerce.number().int().min(8).max(3072).default(1536),
   EMBED_BATCH_SIZE: z.coerce.number().int().min(1).max(2048).default(64),
+  /**
+   * How long an embedding call waits for concurrent ones (other jobs') to share its request,
+   * milliseconds; 0 never merges. Unset: 20 for OpenAI, 0 for the local embedder.
+   */
+  EMBED_COALESCE_WINDOW_MS: z.coerce.number().int().min(0).max(10_000).optional(),
+  /** Most chunks one merged embedding request carries (OpenAI takes 2048). */
+  EMBED_COALESCE_MAX_INPUTS: z.coerce.number().int().min(1).max(2048).default(2048),
   /** Set to parse with LlamaParse; unset, documents are parsed locally. */
   LLAMA_CLOUD_API_KEY: z.string().min(1).optional(),
   LLAMA_CLOUD_BASE_URL: z.url().default('https://api.cloud.llamaindex.ai'),

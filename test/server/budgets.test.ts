@@ -101,7 +101,8 @@ const waits = (pipelines: Pipeline[], provider: string, budget: string) =>
   pipelines.flatMap((p) => p.budgets.metrics().waitMs.filter((w) => w.provider === provider && w.budget === budget)).reduce((sum, w) => ({ count: sum.count + w.histogram.count, ms: sum.ms + w.histogram.sum }), { count: 0, ms: 0 });
 
 serial('EMBEDDER_CONCURRENCY holds across two workers on one database: never more calls in flight at OpenAI than the limit', async (t) => {
-  const { openai, pipelines } = await fleet(t, { EMBEDDER_CONCURRENCY: '2', EMBED_BATCH_SIZE: '1' });
+  // Unmerged (EMBED_COALESCE_WINDOW_MS=0): one request per chunk, so there are many calls to hold back.
+  const { openai, pipelines } = await fleet(t, { EMBEDDER_CONCURRENCY: '2', EMBED_BATCH_SIZE: '1', EMBED_COALESCE_WINDOW_MS: '0' });
   const [a, b] = pipelines as [Pipeline, Pipeline];
   const jobs = await Promise.all([a, b, a, b].map(async (p, i) => (await p.submit({ filename: `c${i}.md`, content: new TextEncoder().encode(document(`doc${i}`, 4)) })).jobId));
   const settled = await settle(a, jobs);
