@@ -65,6 +65,9 @@ test('a step whose hook keeps failing is retried with backoff, then parked in er
   // may add one uncounted call; the counted failures are exact.
   t.true(calls >= 3, `hook called ${calls} times`);
   t.is(state.version, 0, 'the failed steps left no trace');
+  // The step loop counts a failure once its transaction has committed, which may be just after the
+  // NOTIFY that woke waitFor.
+  await eventually(() => rt.metrics().stepFailures >= 3, 5_000, 'the third failure counted');
   t.is(rt.metrics().stepFailures, 3);
   const { count } = await h.db.one<{ count: number }>(`SELECT count(*)::int AS count FROM "${h.db.schema}".events`);
   t.is(count, 1);
