@@ -70,7 +70,8 @@ test('docket serve answers HTTP and shuts down cleanly on SIGTERM', async (t) =>
     try {
       if ((await fetch(`${url}/health`)).ok) break;
     } catch {
-      if (i > 600 || server.exitCode !== null) throw new Error(`server did not come up (exit ${server.exitCode}); stderr:\n${stderr.slice(-3000)}`);
+      // About two minutes: a bound for a hang (start-up took over a minute on 2 loaded cores), not a speed check.
+      if (i > 1200 || server.exitCode !== null) throw new Error(`server did not come up (exit ${server.exitCode}); stderr:\n${stderr.slice(-3000)}`);
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   }
