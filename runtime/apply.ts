@@ -97,7 +97,7 @@ export class StepApplier {
   readonly #snapshots: SnapshotCache;
 
   constructor(private readonly options: ApplierOptions) {
-    this.#snapshots = new SnapshotCache(options.snapshotCache ?? 1000);
+    this.#snapshots = new SnapshotCache(options.snapshotCache ?? 0);
   }
 
   /** After the transaction that returned `work` committed: its snapshots are the rows' now. */
