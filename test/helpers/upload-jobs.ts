@@ -83,3 +83,14 @@ export async function uploadJobs({ pipeline, held }: HeldPipeline): Promise<Uplo
   jobs.queued = await submit('queued.md', oneChunk('queued'));
   return jobs;
 }
+
+/** Polls the jobs' rows until every one is complete, failed or canceled; returns them. */
+export async function settle(pipeline: Pipeline, jobIds: string[], timeoutMs = 90_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const jobs = await Promise.all(jobIds.map((id) => pipeline.store.job(id)));
+    if (jobs.every((job) => job && ['complete', 'failed', 'canceled'].includes(job.stage))) return jobs;
+    if (Date.now() > deadline) throw new Error(`jobs not settled: ${JSON.stringify(jobs.map((job) => job?.stage))}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}

@@ -3,6 +3,7 @@ import { vector } from '@electric-sql/pglite-pgvector';
 import { createLlamaParseMock } from '../../adapters/llamaparse/mock.js';
 import { createOpenAIMock } from '../../adapters/openai/mock.js';
 import { createPipeline, PIPELINE_MIGRATIONS, type Pipeline } from '../../pipeline/index.js';
+import { settle } from '../helpers/upload-jobs.js';
 import { Budgets } from '../../pipeline/budgets.js';
 import { migrate, openDatabase, SchemaName } from '../../index.js';
 import { loadConfig } from '../../server/config.js';
@@ -85,16 +86,6 @@ async function fleet(t: ExecutionContext, env: Record<string, string>, count = 2
 /** A Markdown document of about `tokens` cl100k tokens in short sections, so it makes several chunks. */
 function document(seed: string, sections: number): string {
   return Array.from({ length: sections }, (_, i) => `## ${seed} part ${i}\n\n${`The ${seed} section ${i} talks about budgets shared by workers through Postgres. `.repeat(3)}`).join('\n\n');
-}
-
-async function settle(pipeline: Pipeline, jobIds: string[], timeoutMs = 90_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const jobs = await Promise.all(jobIds.map((id) => pipeline.store.job(id)));
-    if (jobs.every((job) => job && ['complete', 'failed', 'canceled'].includes(job.stage))) return jobs;
-    if (Date.now() > deadline) throw new Error(`jobs not settled: ${JSON.stringify(jobs.map((job) => job?.stage))}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 const waits = (pipelines: Pipeline[], provider: string, budget: string) =>

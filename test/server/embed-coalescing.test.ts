@@ -2,6 +2,7 @@ import test, { type ExecutionContext } from 'ava';
 import { hashEmbedding } from '../../adapters/local/embedder.js';
 import { createOpenAIMock } from '../../adapters/openai/mock.js';
 import { createPipeline, type Pipeline } from '../../pipeline/index.js';
+import { settle } from '../helpers/upload-jobs.js';
 import type { ServiceHandler } from '../../index.js';
 import { loadConfig } from '../../server/config.js';
 import { backend, freshDatabase, silent } from '../helpers/db.js';
@@ -34,16 +35,6 @@ function barrier(count: number) {
           await all;
           return handler(context);
         };
-}
-
-async function settle(pipeline: Pipeline, jobIds: string[], timeoutMs = 90_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const jobs = await Promise.all(jobIds.map((id) => pipeline.store.job(id)));
-    if (jobs.every((job) => job && ['complete', 'failed', 'canceled'].includes(job.stage))) return jobs;
-    if (Date.now() > deadline) throw new Error(`jobs not settled: ${JSON.stringify(jobs.map((job) => job?.stage))}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 async function pipelineOnMock(t: ExecutionContext) {
