@@ -189,10 +189,10 @@ export class StepApplier {
         );
         continue;
       }
-      const restored = instance === claimed.instance ? this.#snapshots.get(instance.id, SnapshotCache.key(instance)) : undefined;
+      const restored = this.#snapshots.enabled && instance === claimed.instance ? this.#snapshots.get(instance.id, SnapshotCache.key(instance)) : undefined;
       const outcome = computeStep(reg, instance, claimed.inbox, claimed.inbox.length === batchSize, now, logger, arrivals, restored);
       const write = { instanceId: instance.id, machine: reg.name, outcome };
-      if (outcome.status === 'active') {
+      if (this.#snapshots.enabled && outcome.status === 'active') {
         work.snapshots.push({ id: instance.id, key: SnapshotCache.key({ createdAt: instance.createdAt, version: outcome.version, machineVersion: outcome.machineVersion }), snapshot: outcome.resolved });
       }
       this.#claimEffects(write, now, options.slots, work.adopt);

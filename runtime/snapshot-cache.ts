@@ -35,6 +35,11 @@ export class SnapshotCache {
     if (this.#entries.size > this.capacity) this.#entries.delete(this.#entries.keys().next().value!);
   }
 
+  /** Whether anything is ever kept: with capacity 0 the steps need not even compute keys. */
+  get enabled(): boolean {
+    return this.capacity > 0;
+  }
+
   get size(): number {
     return this.#entries.size;
   }
