@@ -21,3 +21,18 @@ export class AdapterError extends Error implements ServiceFailure {
     this.status = options.status;
   }
 }
+
+/**
+ * Why a request never got an answer, as one phrase: fetch and the OpenAI SDK say only "fetch failed"
+ * or "Connection error." and keep the reason (refused, reset, timed out, DNS) in their causes.
+ */
+export function networkReason(error: unknown): string {
+  const parts: string[] = [];
+  for (let at = error as { message?: unknown; code?: unknown; cause?: unknown } | undefined, depth = 0; at && depth < 4; at = at.cause as typeof at, depth += 1) {
+    const code = typeof at.code === 'string' ? at.code : '';
+    const message = typeof at.message === 'string' ? at.message : '';
+    const text = message.includes(code) ? message : `${code} ${message}`.trim();
+    if (text && !parts.some((p) => p.includes(text))) parts.push(text);
+  }
+  return parts.join(': ') || String(error);
+}

@@ -3,6 +3,15 @@
 // In a checkout with no build yet, it falls back to the TypeScript sources through tsx, a dev dependency.
 import { existsSync } from 'node:fs';
 
+// The long-running commands stop cleanly on SIGINT or SIGTERM, but their handlers exist only once the
+// CLI has loaded (up to a second under tsx). A signal before then would kill the process by default,
+// so for those commands it is remembered here, and stopRequested() (server/cli/run.ts) honours it.
+if (['serve', 'worker'].includes(process.argv[2])) {
+  const remember = (signal) => (globalThis[Symbol.for('docket.early-signal')] ??= signal);
+  process.once('SIGINT', remember);
+  process.once('SIGTERM', remember);
+}
+
 const built = new URL('../dist/server/cli/main.js', import.meta.url);
 let main;
 if (existsSync(built)) {

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { backend, freshDatabase } from './helpers/db.js';
+import { inRepo } from './helpers/repo.js';
 
 const run = promisify(execFile);
 
@@ -14,8 +15,8 @@ test('examples/node/main.ts: one process starts the order, another finishes it',
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const database = backend === 'postgres' ? await freshDatabase(t) : `pglite:${dir}`;
   const env = { ...process.env, DOCKET_DATABASE: database };
-  const script = new URL('../examples/node/main.ts', import.meta.url).pathname;
-  const cwd = new URL('..', import.meta.url).pathname;
+  const script = inRepo('examples/node/main.ts');
+  const cwd = inRepo('.');
   const first = await run('node', ['--import', 'tsx', script, 'start'], { env, cwd });
   t.regex(first.stdout, /started [0-9a-f-]{36} in "coolingOff"; exiting before the timer fires/);
   const second = await run('node', ['--import', 'tsx', script, 'resume'], { env, cwd, timeout: 30_000 });

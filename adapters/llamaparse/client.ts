@@ -1,4 +1,4 @@
-import { AdapterError } from '../errors.js';
+import { AdapterError, networkReason } from '../errors.js';
 import { retryAfterMs } from '../retry-after.js';
 
 /** A parse job's status, as LlamaParse's v1 API reports it. */
@@ -73,7 +73,7 @@ export class LlamaParseClient {
     try {
       response = await fetch(`${this.#base}${path}`, { method, headers: this.#headers, body, signal: signal ? AbortSignal.any([signal, timeout]) : timeout });
     } catch (error) {
-      throw new AdapterError('LLAMAPARSE_UNREACHABLE', `cannot reach LlamaParse (${method} ${path}): ${(error as Error).message}`, { transient: true, cause: error });
+      throw new AdapterError('LLAMAPARSE_UNREACHABLE', `cannot reach LlamaParse (${method} ${path}): ${networkReason(error)}`, { transient: true, cause: error });
     }
     if (response.ok) return (await response.json()) as T;
     const detail = await response.json().then((b: { detail?: unknown }) => b.detail, () => undefined);

@@ -69,7 +69,7 @@ async function perform(task: WorkerTask, started: () => void): Promise<unknown> 
     }
     case 'warm': {
       const [, , , tokens] = await Promise.all([import('./parser.js'), import('./chunker.js'), import('./embedder.js'), import('./tokens.js')]);
-      tokens.cl100k();
+      tokens.cl100kTokenizer.encode('warm');
       started();
       return null;
     }

@@ -1,6 +1,6 @@
 import OpenAI from 'openai';
 import type { EmbedInput, Embedder } from '../contracts.js';
-import { AdapterError } from '../errors.js';
+import { AdapterError, networkReason } from '../errors.js';
 import { retryAfterMs, type HeaderSource } from '../retry-after.js';
 
 export interface OpenAIEmbedderOptions {
@@ -81,7 +81,7 @@ export function batches<T extends { tokens: number }>(texts: T[]): T[][] {
  */
 export function classify(error: unknown): AdapterError {
   if (error instanceof OpenAI.APIConnectionTimeoutError) return new AdapterError('OPENAI_TIMEOUT', 'OpenAI did not answer in time', { transient: true, cause: error });
-  if (error instanceof OpenAI.APIConnectionError) return new AdapterError('OPENAI_UNREACHABLE', `cannot reach OpenAI: ${error.message}`, { transient: true, cause: error });
+  if (error instanceof OpenAI.APIConnectionError) return new AdapterError('OPENAI_UNREACHABLE', `cannot reach OpenAI: ${networkReason(error)}`, { transient: true, cause: error });
   if (error instanceof OpenAI.APIError && error.status !== undefined) {
     const headers = error.headers as HeaderSource;
     const status = error.status;

@@ -17,7 +17,7 @@ let connecting = null;
 function connection() {
   if (client) return Promise.resolve(client);
   connecting = connecting || (async () => {
-    const next = new pg.Client({ connectionString: workerData.connectionString, connectionTimeoutMillis: workerData.leaseMs });
+    const next = new pg.Client({ connectionString: workerData.connectionString, connectionTimeoutMillis: workerData.leaseMs, application_name: workerData.applicationName });
     next.on('error', () => { if (client === next) client = null; });
     await next.connect();
     client = next;
@@ -56,12 +56,21 @@ async function beat() {
     parentPort.postMessage({ type: 'error', message: String(error && error.message), code: error && error.code });
   }
 }
+// One query at a time on the connection (pg queues a second, deprecated, and pg 9 refuses it): a
+// renewal slowed past its interval by a loaded machine would otherwise overlap the next, or a beat.
+let turn = Promise.resolve();
+function inTurn(task) {
+  const done = turn.then(task);
+  turn = done.catch(() => {});
+  return done;
+}
+let renewing = null;
 const timers = [
-  setInterval(renew, Math.max(workerData.leaseMs / 3, 50)),
-  setInterval(() => { beating = beating || beat().finally(() => { beating = null; }); }, workerData.heartbeatMs),
+  setInterval(() => { renewing = renewing || inTurn(renew).finally(() => { renewing = null; }); }, Math.max(workerData.leaseMs / 3, 50)),
+  setInterval(() => { beating = beating || inTurn(beat).finally(() => { beating = null; }); }, workerData.heartbeatMs),
 ];
 async function leave() {
-  await beating;
+  await turn;
   if (client && beaten) await client.query(workerData.liveness.leave, [workerData.workerId]);
 }
 parentPort.on('message', (m) => {
@@ -71,7 +80,7 @@ parentPort.on('message', (m) => {
       else leases.set(key, deadline);
     }
     // The first lease on this connection: say whose it is before the effect has run long.
-    if (leases.size > 0 && beaten !== client) beating = beating || beat().finally(() => { beating = null; });
+    if (leases.size > 0 && beaten !== client) beating = beating || inTurn(beat).finally(() => { beating = null; });
   } else if (m.type === 'close') {
     timers.forEach(clearInterval);
     leave().catch(() => {}).then(() => client && client.end()).catch(() => {}).finally(() => parentPort.close());
@@ -95,12 +104,13 @@ export class ThreadLeaseKeeper implements LeaseKeeper {
   constructor(
     private readonly options: HeartbeatOptions,
     private readonly connectionString: string,
+    private readonly applicationName?: string,
   ) {}
 
   #spawn(): Worker {
     const { workerId, leaseMs, sql, liveness, heartbeatMs, logger } = this.options;
     const pgPath = createRequire(import.meta.url).resolve('pg');
-    const workerData = { pgPath, connectionString: this.connectionString, workerId, leaseMs, sql, liveness, heartbeatMs };
+    const workerData = { pgPath, connectionString: this.connectionString, applicationName: this.applicationName, workerId, leaseMs, sql, liveness, heartbeatMs };
     // A renewal allocates a few kilobytes: a small young generation is plenty, and caps what the
     // thread's heap grows to over a long run (V8's default lets it reach tens of megabytes).
     const worker = new Worker(THREAD, { eval: true, workerData, resourceLimits: { maxYoungGenerationSizeMb: 4 } });

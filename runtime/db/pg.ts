@@ -18,15 +18,21 @@ export interface PgDatabaseOptions {
   connectTimeoutMs?: number;
   /** Where connection trouble is logged. Default: JSON lines at info on stdout. */
   logger?: Logger;
+  /**
+   * What pg_stat_activity shows for this process's connections. Default `docket (pid N)`, so an
+   * operator can tell which process holds which connection; an application_name in the URL wins.
+   */
+  applicationName?: string;
 }
 
 /** PostgreSQL through a `pg` pool, with a dedicated connection for LISTEN. */
 export class PgDatabase implements Database {
   readonly kind = 'pg' as const;
   readonly #pool: pg.Pool;
-  readonly #options: PgDatabaseOptions & { logger: Logger };
+  readonly #options: PgDatabaseOptions & { logger: Logger; applicationName: string };
   #listener: pg.Client | undefined;
   #connecting: Promise<pg.Client> | undefined;
+  #listenerTurn: Promise<unknown> = Promise.resolve();
   readonly #channels = new Map<string, Set<(payload: string) => void>>();
   readonly #reconnectHandlers = new Set<() => void>();
   #closed = false;
@@ -37,17 +43,18 @@ export class PgDatabase implements Database {
   }
 
   keepLeases(options: HeartbeatOptions): LeaseKeeper {
-    return new ThreadLeaseKeeper(options, this.connectionString);
+    return new ThreadLeaseKeeper(options, this.connectionString, this.#options.applicationName);
   }
 
   constructor(settings: PgDatabaseOptions) {
-    const options = { ...settings, logger: settings.logger ?? defaultLogger() };
+    const options = { ...settings, logger: settings.logger ?? defaultLogger(), applicationName: settings.applicationName ?? `docket (pid ${process.pid})` };
     this.#options = options;
     this.#pool = new pg.Pool({
       connectionString: options.connectionString,
       max: options.maxConnections ?? 10,
       // A server that accepts TCP but never answers must not hang a step or a request forever.
       connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000,
+      application_name: options.applicationName,
       options: `-c idle_in_transaction_session_timeout=${options.idleInTransactionTimeoutMs ?? 10_000}`,
     });
     // An idle client that errors (server restart) is removed by the pool; without a handler the
@@ -110,15 +117,25 @@ export class PgDatabase implements Database {
     handlers.add(onNotify);
     if (onReconnect) this.#reconnectHandlers.add(onReconnect);
     const client = await this.#listenerClient();
-    if (fresh) await client.query(`LISTEN "${channel}"`);
+    if (fresh) await this.#onListener(client, `LISTEN "${channel}"`);
     return async () => {
       handlers.delete(onNotify);
       if (onReconnect) this.#reconnectHandlers.delete(onReconnect);
       if (handlers.size === 0 && this.#channels.get(channel) === handlers) {
         this.#channels.delete(channel);
-        if (this.#listener && !this.#closed) await this.#listener.query(`UNLISTEN "${channel}"`).catch(() => {});
+        if (this.#listener && !this.#closed) await this.#onListener(this.#listener, `UNLISTEN "${channel}"`).catch(() => {});
       }
     };
+  }
+
+  /**
+   * LISTEN and UNLISTEN one at a time: runtimes subscribe to several channels at once, and pg runs
+   * one query at a time on a client (it queues a second, deprecated; pg 9 refuses it).
+   */
+  #onListener(client: pg.Client, sql: string): Promise<void> {
+    const done = this.#listenerTurn.then(() => client.query(sql));
+    this.#listenerTurn = done.catch(() => {});
+    return done.then(() => {});
   }
 
   #listenerClient(): Promise<pg.Client> {
@@ -130,7 +147,7 @@ export class PgDatabase implements Database {
   }
 
   async #connectListener(): Promise<pg.Client> {
-    const client = new pg.Client({ connectionString: this.#options.connectionString });
+    const client = new pg.Client({ connectionString: this.#options.connectionString, application_name: this.#options.applicationName });
     client.on('notification', (message) => {
       for (const handler of this.#channels.get(message.channel) ?? []) handler(message.payload ?? '');
     });

@@ -1,4 +1,4 @@
-import { PGlite, type Extensions } from '@electric-sql/pglite';
+import { PGlite, type PGliteOptions } from '@electric-sql/pglite';
 import type { Database, QueryResult, Transaction } from './database.js';
 
 /**
@@ -17,11 +17,17 @@ export class PgliteDatabase implements Database {
 
   /**
    * Opens a PGlite database in `dataDir` (a folder, or `idb://name` in a browser), or in memory when
-   * `dataDir` is undefined. `extensions` as PGlite takes them, e.g. `{ vector }` from `@electric-sql/pglite-pgvector`.
+   * `dataDir` is undefined. `options` as PGlite takes them, e.g. `extensions: { vector }` from
+   * `@electric-sql/pglite-pgvector`. `loadDataDir` starts a new database from a dump (`dumpDataDir()`
+   * of another PGlite) instead of creating one: a seeded database, or a fresh one without initdb's
+   * seconds. (PGlite replays a dump as after a crash and may leave that recovery's timer armed,
+   * keeping the process alive until close(); a dump made after `ALTER SYSTEM SET
+   * log_startup_progress_interval = 0` and a CHECKPOINT leaves none.) A program opening many may
+   * compile PGlite's WASM once and pass it as `pgliteWasmModule`.
    */
-  static async open(dataDir?: string, options: { extensions?: Extensions } = {}): Promise<PgliteDatabase> {
+  static async open(dataDir?: string, options: Omit<PGliteOptions, 'dataDir'> = {}): Promise<PgliteDatabase> {
     if (dataDir && !/^[a-z]+:\/\//.test(dataDir)) makeFolder(dataDir);
-    const db = await PGlite.create(dataDir, options.extensions ? { extensions: options.extensions } : {});
+    const db = await PGlite.create(dataDir, options);
     return new PgliteDatabase(db, true);
   }
 
@@ -31,17 +37,21 @@ export class PgliteDatabase implements Database {
   }
 
   async query<R>(text: string, values?: readonly unknown[]): Promise<QueryResult<R>> {
+    await breathe();
     const result = await this.#db.query<R>(text, values as unknown[]);
     return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
   }
 
-  transaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<T> {
+  async transaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<T> {
+    await breathe();
     return this.#db.transaction(async (tx) =>
       fn({
         exec: async (sql: string) => {
+          await breathe();
           await tx.exec(sql);
         },
         query: async <R>(text: string, values?: readonly unknown[]) => {
+          await breathe();
           const result = await tx.query<R>(text, values as unknown[]);
           return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
         },
@@ -59,6 +69,40 @@ export class PgliteDatabase implements Database {
   async close(): Promise<void> {
     if (this.#owned && !this.#db.closed) await this.#db.close();
   }
+}
+
+/**
+ * PGlite runs each query synchronously, and a query's result resolves the next caller's query as a
+ * microtask: under load (fifty uploads at once) the chain of queries never returned to the event
+ * loop, and timers, sockets and HTTP requests waited seconds (measured: 2.6 s alone, 8 s on a loaded
+ * machine, enough for keep-alive sockets to be reset). Every query first checks how long the
+ * thread has gone without a turn of the event loop, and past SLICE_MS gives it one.
+ */
+const SLICE_MS = 10;
+let sliceStart = performance.now();
+const nextTurn = turnOfTheLoop();
+
+/** setImmediate in Node, Bun and Deno; a MessageChannel in a browser, where setTimeout(0) waits 4 ms once nested. */
+function turnOfTheLoop(): (resume: () => void) => void {
+  const immediate = (globalThis as { setImmediate?: (fn: () => void) => void }).setImmediate;
+  if (immediate) return (resume) => immediate(resume);
+  if (typeof MessageChannel === 'undefined') return (resume) => setTimeout(resume, 0);
+  const waiting: (() => void)[] = [];
+  let channel: MessageChannel | undefined;
+  return (resume) => {
+    if (!channel) {
+      channel = new MessageChannel();
+      channel.port1.onmessage = () => waiting.shift()?.();
+    }
+    waiting.push(resume);
+    channel.port2.postMessage(null);
+  };
+}
+
+async function breathe(): Promise<void> {
+  if (performance.now() - sliceStart < SLICE_MS) return;
+  await new Promise<void>((resume) => nextTurn(resume));
+  sliceStart = performance.now();
 }
 
 /**

@@ -1,6 +1,7 @@
 import { checkDeploy, formatStateValue, IN_FLIGHT_STATUSES, type DeployCheck, type InstanceStatus } from '../../index.js';
 import { describeDivergence, table } from './replay.js';
-import { CliError, EXIT, openPipeline, type CommandContext } from './run.js';
+import { EXIT } from './exit.js';
+import { CliError, openPipeline, type CommandContext } from './run.js';
 
 const STATUSES: readonly InstanceStatus[] = ['active', 'done', 'error', 'stopped'];
 

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { cancelJob, deleteJob, JobNotFoundError, JobStateError, retryJob } from '../../pipeline/control.js';
 import type { Pipeline } from '../../pipeline/index.js';
-import { CliError, EXIT, openPipeline, type CommandContext } from './run.js';
+import { EXIT } from './exit.js';
+import { CliError, openPipeline, type CommandContext } from './run.js';
 
 /** The control commands, as the HTTP API's control routes answer. */
 const ACTIONS = {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { TENANT_NAME } from '../../pipeline/api-keys.js';
-import { CliError, EXIT, openPipeline, type CommandContext } from './run.js';
+import { EXIT } from './exit.js';
+import { CliError, openPipeline, type CommandContext } from './run.js';
 
 /** `docket keys create <tenant>`: makes a key and prints it, once; only its digest is kept. */
 export async function createKey(tenant: string, { config, logger }: CommandContext): Promise<number> {

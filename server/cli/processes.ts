@@ -1,18 +1,11 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { availableParallelism } from 'node:os';
-import { InvalidArgumentError } from 'commander';
 import { childEnvironment } from '../config.js';
-import { CliError, EXIT, type CommandContext } from './run.js';
+import { EXIT } from './exit.js';
+import { CliError, type CommandContext } from './run.js';
 
 /** A worker that exits on its own is started again after this long, milliseconds (a crash loop stays slow). */
 const RESTART_DELAY_MS = 1_000;
-
-/** `--processes <n>`: a whole number from 1 to 256. */
-export function parseProcesses(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > 256) throw new InvalidArgumentError('a whole number from 1 to 256');
-  return n;
-}
 
 /**
  * `docket worker --processes N`: N `docket worker` processes from one command, each with its own

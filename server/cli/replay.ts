@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { formatStateValue, InstanceNotFoundError, replay, type InstanceStatus, type ReplayResult, type ReplayStep } from '../../index.js';
-import { CliError, EXIT, openPipeline, type CommandContext } from './run.js';
+import { EXIT } from './exit.js';
+import { CliError, openPipeline, type CommandContext } from './run.js';
 
 export interface ReplayCommandOptions {
   /** Print the library's ReplayResult as JSON instead of the table. */

@@ -3,13 +3,12 @@
  * codes scripts can branch on.
  */
 import type { Server } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import pino, { type Logger } from 'pino';
 import { ConfigError, DocketError, isDatabaseUnavailable } from '../../index.js';
 import { createPipeline, type Pipeline } from '../../pipeline/index.js';
 import { loadConfig, maskSecrets, type Config } from '../config.js';
-
-/** 0 done; 1 the work failed (a job failed, no such job); 2 bad usage or configuration; 3 the database is out of reach. */
-export const EXIT = { ok: 0, failed: 1, usage: 2, database: 3 } as const;
+import { EXIT } from './exit.js';
 
 /** A failure the user can act on: printed as one line, with its exit code. */
 export class CliError extends Error {
@@ -68,7 +67,7 @@ function fail(message: string, code: number): number {
  * The pipeline, once the database answers: a worker restarted while PostgreSQL restarts waits for
  * it (up to DATABASE_WAIT_MS) rather than exiting. A wrong URL or password fails at once.
  */
-export async function openPipeline(config: Config, logger: Logger, worker = true): Promise<Pipeline> {
+export async function openPipeline(config: Config, logger: Logger, worker = true, stop?: AbortSignal): Promise<Pipeline> {
   const deadline = Date.now() + config.DATABASE_WAIT_MS;
   for (let attempt = 1; ; attempt++) {
     try {
@@ -77,10 +76,28 @@ export async function openPipeline(config: Config, logger: Logger, worker = true
       const unavailable = isDatabaseUnavailable(error) || isDatabaseUnavailable((error as Error).cause);
       if (!unavailable || Date.now() >= deadline) throw error;
       const delay = Math.min(250 * attempt, 2_000);
-      logger.warn({ err: error, retry_in_ms: delay }, 'database unavailable; waiting for it');
-      await new Promise((resolve) => setTimeout(resolve, delay));
+      if (!stop?.aborted) logger.warn({ err: error, retry_in_ms: delay }, 'database unavailable; waiting for it');
+      await sleep(delay, undefined, { signal: stop }).catch(() => {});
+      if (stop?.aborted) throw new CliError('stopped while waiting for the database', EXIT.ok);
     }
   }
+}
+
+/**
+ * The first SIGINT or SIGTERM (or, for one of `docket worker --processes N`'s children, its parent
+ * going away), listened for from this call on. Called first thing, so a signal while the process is
+ * still starting (waiting for the database, migrating) stops it cleanly once it can, rather than
+ * killing it by the signal's default action.
+ */
+export function stopRequested(): AbortSignal {
+  const controller = new AbortController();
+  const stop = () => controller.abort();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  if (process.connected) process.once('disconnect', stop);
+  // A signal that arrived while bin/docket.js was still loading the CLI.
+  if ((globalThis as Record<symbol, unknown>)[Symbol.for('docket.early-signal')]) stop();
+  return controller.signal;
 }
 
 /**
@@ -93,15 +110,9 @@ export function guardProcess(logger: Logger): void {
   process.on('uncaughtException', (error) => logger.error({ err: error }, 'uncaught exception (a bug); still serving'));
 }
 
-/** Runs until SIGINT/SIGTERM, then closes the server (if any) and the pipeline gracefully. */
-export async function runUntilSignal(pipeline: Pipeline, logger: Logger, server?: Server): Promise<number> {
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-    // One of `docket worker --processes N`'s children (processes.ts): it stops when its parent does,
-    // however the parent ended, SIGKILL included.
-    if (process.connected) process.once('disconnect', resolve);
-  });
+/** Runs until `stop` (stopRequested()), then closes the server (if any) and the pipeline gracefully. */
+export async function runUntilSignal(pipeline: Pipeline, logger: Logger, stop: AbortSignal, server?: Server): Promise<number> {
+  if (!stop.aborted) await new Promise((resolve) => stop.addEventListener('abort', resolve, { once: true }));
   logger.info('shutting down');
   if (server) await new Promise((resolve) => server.close(resolve));
   await pipeline.close();

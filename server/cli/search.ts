@@ -1,19 +1,12 @@
-import { InvalidArgumentError } from 'commander';
-import { runSearch, searchBody, searchRequest, SEARCH_LIMITS } from '../routes/search.js';
+import { runSearch, searchBody, searchRequest } from '../routes/search.js';
 import { HttpError } from '../errors.js';
-import { CliError, EXIT, openPipeline, type CommandContext } from './run.js';
+import { EXIT } from './exit.js';
+import { CliError, openPipeline, type CommandContext } from './run.js';
 
 export interface SearchCommandOptions {
   k?: number;
   job?: string;
   json?: boolean;
-}
-
-/** Parses --k: an integer from 1 to SEARCH_LIMITS.maxK. */
-export function parseK(value: string): number {
-  const k = Number(value);
-  if (!Number.isInteger(k) || k < 1 || k > SEARCH_LIMITS.maxK) throw new InvalidArgumentError(`k is a whole number from 1 to ${SEARCH_LIMITS.maxK}`);
-  return k;
 }
 
 /** `docket search "<query>" [--k N] [--job <id>] [--json]`: what POST /v1/search answers. */

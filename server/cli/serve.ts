@@ -5,12 +5,18 @@ import { isLoopback } from '../guards.js';
 import { processMetrics } from '../metrics.js';
 import { listenForMetrics } from '../metrics-server.js';
 import type { Pipeline } from '../../pipeline/index.js';
-import { guardProcess, openPipeline, runUntilSignal, type CommandContext } from './run.js';
+import { EXIT } from './exit.js';
+import { guardProcess, openPipeline, runUntilSignal, stopRequested, type CommandContext } from './run.js';
 
 /** `docket serve`: the HTTP API and its workers, until SIGINT or SIGTERM. */
 export async function serve({ config, logger }: CommandContext): Promise<number> {
   guardProcess(logger);
-  const pipeline = await openPipeline(config, logger);
+  const stop = stopRequested();
+  const pipeline = await openPipeline(config, logger, true, stop);
+  if (stop.aborted) {
+    await pipeline.close();
+    return EXIT.ok;
+  }
   const host = await listenAddress(pipeline, config, logger);
   const server = createApp(pipeline, { ...config, HOST: host }, logger, { requireKey: !isLoopback(host) }).listen(config.PORT, host);
   try {
@@ -20,7 +26,7 @@ export async function serve({ config, logger }: CommandContext): Promise<number>
     throw error;
   }
   logger.info({ config: describeConfig(config), url: `http://${host.includes(':') ? `[${host}]` : host}:${config.PORT}`, address: server.address() }, 'docket serving');
-  return runUntilSignal(pipeline, logger, server);
+  return runUntilSignal(pipeline, logger, stop, server);
 }
 
 /**
@@ -40,7 +46,12 @@ export async function listenAddress(pipeline: Pipeline, config: Config, logger: 
 /** `docket worker`: workers only, no HTTP; run as many as you like against one PostgreSQL. */
 export async function worker({ config, logger }: CommandContext): Promise<number> {
   guardProcess(logger);
-  const pipeline = await openPipeline(config, logger);
+  const stop = stopRequested();
+  const pipeline = await openPipeline(config, logger, true, stop);
+  if (stop.aborted) {
+    await pipeline.close();
+    return EXIT.ok;
+  }
   let metrics;
   if (config.METRICS_PORT !== undefined) {
     try {
@@ -53,5 +64,5 @@ export async function worker({ config, logger }: CommandContext): Promise<number
   const address = metrics?.address();
   const metricsUrl = address && typeof address === 'object' ? `http://${config.HOST}:${address.port}/metrics` : undefined;
   logger.info({ config: describeConfig(config), ...(metricsUrl ? { metrics: metricsUrl } : {}) }, 'docket worker running');
-  return runUntilSignal(pipeline, logger, metrics);
+  return runUntilSignal(pipeline, logger, stop, metrics);
 }

@@ -2,7 +2,8 @@ import { z } from 'zod';
 import { jobView, jobWithHistory } from '../job-view.js';
 import { followJob } from '../../pipeline/events.js';
 import type { Pipeline } from '../../pipeline/index.js';
-import { CliError, EXIT, openPipeline, type CommandContext } from './run.js';
+import { EXIT } from './exit.js';
+import { CliError, openPipeline, type CommandContext } from './run.js';
 
 export interface StatusOptions {
   /** Print each stage change as it commits, until the job settles. */

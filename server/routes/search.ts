@@ -7,9 +7,7 @@ import { HttpError } from '../errors.js';
 import type { Pipeline } from '../../pipeline/index.js';
 import { SearchTimeoutError, type SearchHit, type SearchRequest } from '../../pipeline/search.js';
 import { parseInput } from '../schemas.js';
-
-/** Limits of a search: the query's length (characters), k, and the metadata filter's fields. */
-export const SEARCH_LIMITS = { maxQueryChars: 2000, maxK: 100, defaultK: 10, maxMetadataFields: 16, maxValueChars: 1000 } as const;
+import { SEARCH_LIMITS } from '../search-limits.js';
 
 const storable = (max: number) =>
   z

@@ -8,6 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { chunkMarkdown } from '../../adapters/local/chunker.js';
 import { cl100k, cl100kTokenizer, countTokens, MAX_PIECE_BYTES, type Tokenizer } from '../../adapters/local/tokens.js';
 import { largeText, oneWord } from '../helpers/hostile.js';
+import { inRepo } from '../helpers/repo.js';
 
 /** cl100k, recording every text it is asked to encode. */
 function spy(): Tokenizer & { calls: string[] } {
@@ -22,7 +23,7 @@ function randomWord(length: number): string {
   return Array.from(randomBytes(length), (b) => String.fromCharCode(97 + (b % 26))).join('');
 }
 
-const corpus = new URL('../../../shared/corpus/pg-boss-jobs.md', import.meta.url);
+const corpus = inRepo('../shared/corpus/pg-boss-jobs.md');
 const inputs: [string, string][] = [
   ['a 50 KB one-word file', oneWord(50 * 1024)],
   ['a 50 KB word of random letters', randomWord(50 * 1024)],

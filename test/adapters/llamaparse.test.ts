@@ -58,7 +58,8 @@ test('our client: upload, status, result; webhooks delivered, dropped or duplica
   const received: unknown[] = [];
   const hook = express().use(express.json({ limit: '10mb' })).post('/hook', (req, res) => void (received.push(req.body), res.sendStatus(200)));
   const hookUrl = await listen(t, hook);
-  const mock = createLlamaParseMock({ processingMs: 10, apiKeys: ['llx-good'] });
+  // Long enough that the result is still missing when asked for at once, on loaded cores too.
+  const mock = createLlamaParseMock({ processingMs: 1000, apiKeys: ['llx-good'] });
   const client = new LlamaParseClient({ apiKey: 'llx-good', baseUrl: await listen(t, mock.app) });
   const pdf = await textPdf({ pages: 1 });
 

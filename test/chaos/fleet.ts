@@ -7,10 +7,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, fstatSync, openSync, readSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Timeline } from './timeline.js';
+import { inRepo } from '../helpers/repo.js';
 
-const CLI = fileURLToPath(new URL('../../bin/docket.js', import.meta.url));
+const CLI = inRepo('bin/docket.js');
 /** What each command logs once it works (server/cli/serve.ts). */
 const READY_LINE = { serve: 'docket serving', worker: 'docket worker running' };
 
@@ -49,7 +49,17 @@ interface Proc {
   ready: boolean;
   expectExit: boolean;
   exited: Promise<void>;
+  /** Date.now() at spawn. */
+  spawnedAt: number;
 }
+
+/**
+ * No program can handle a signal before Node has booted and run its first line (0.1 s on a quiet
+ * machine, several times that under the suite's load); bin/docket.js covers everything after that,
+ * and test/server/cli-usage.test.ts tests it. A process younger than this gets its SIGTERM once it is
+ * this old, so the check sees how docket stops rather than how Node boots.
+ */
+const BOOT_MS = 3_000;
 
 export class Fleet {
   readonly exits: ExitRecord[] = [];
@@ -121,6 +131,8 @@ export class Fleet {
       [...this.#procs.values()].map(async (proc) => {
         if (!this.alive(proc.name)) return { name: proc.name, graceful: true, code: proc.child.exitCode };
         proc.expectExit = true;
+        const age = Date.now() - proc.spawnedAt;
+        if (age < BOOT_MS) await new Promise((resolve) => setTimeout(resolve, BOOT_MS - age));
         proc.child.kill('SIGTERM');
         let timer: NodeJS.Timeout | undefined;
         const graceful = await Promise.race([proc.exited.then(() => true), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), graceMs)))]);
@@ -141,10 +153,13 @@ export class Fleet {
     const logOffset = fstatSync(log).size;
     const child = spawn(process.execPath, [CLI, role], {
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env, ...(role === 'serve' ? { PORT: String(port) } : {}) },
-      stdio: ['ignore', log, log],
+      // The IPC channel ties each process to this one: should the harness die (a suite stopped
+      // midway), the channel closes and the process stops, instead of working on against the next
+      // run's database with this run's dead mock URLs.
+      stdio: ['ignore', log, log, 'ipc'],
     });
     closeSync(log);
-    const proc: Proc = { name, role, child, logOffset, ready: false, expectExit: false, exited: new Promise((resolve) => child.once('exit', () => resolve())) };
+    const proc: Proc = { name, role, child, logOffset, ready: false, expectExit: false, spawnedAt: Date.now(), exited: new Promise((resolve) => child.once('exit', () => resolve())) };
     this.#procs.set(name, proc);
     timeline.add('spawn', `${name} pid ${child.pid}`);
     child.once('exit', (code, signal) => this.#onExit(proc, code, signal));

@@ -4,7 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { testProgram } from '../helpers/repo.js';
 
 /**
  * A probe with no answer after this long counts as `timeout`, milliseconds. Generous: on two shared
@@ -42,8 +42,8 @@ export class HealthPoller {
   ) {}
 
   start(): void {
-    const script = fileURLToPath(new URL('./health-probe.ts', import.meta.url));
-    const child = spawn(process.execPath, ['--import', 'tsx', script, this.url, this.file, String(this.intervalMs)], { stdio: ['ignore', 'ignore', 'inherit'] });
+    const { script, execArgv } = testProgram('test/chaos/health-probe');
+    const child = spawn(process.execPath, [...execArgv, script, this.url, this.file, String(this.intervalMs)], { stdio: ['ignore', 'ignore', 'inherit'] });
     this.#exited = new Promise((resolve) => child.once('exit', () => resolve()));
     this.#child = child;
   }

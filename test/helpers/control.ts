@@ -4,7 +4,7 @@ import { createApp } from '../../server/app.js';
 import { loadConfig } from '../../server/config.js';
 import { createPipeline, type PipelineOptions } from '../../pipeline/index.js';
 import { paragraph } from '../fixtures/documents.js';
-import { backend, freshDatabase, silent } from './db.js';
+import { ownDatabase, silent } from './db.js';
 import type { TestServer } from './server.js';
 
 /** Like startServer, with pipeline options (a fault or a gate through `instrument`) and the database URL it used. */
@@ -12,9 +12,10 @@ export async function serverWith(
   t: ExecutionContext,
   options: { env?: Record<string, string>; pipeline?: Partial<PipelineOptions> } = {},
 ): Promise<TestServer & { databaseUrl: string }> {
-  const DATABASE_URL = backend === 'postgres' ? await freshDatabase(t) : 'memory';
-  const config = loadConfig({ DATABASE_URL, EMBEDDING_DIMENSIONS: '64', ...options.env });
-  const pipeline = await createPipeline(config, { logger: silent, ...options.pipeline });
+  const own = await ownDatabase(t, options.env?.DATABASE_URL);
+  // One document thread: a test's documents are small, and every thread started costs its start-up.
+  const config = loadConfig({ EMBEDDING_DIMENSIONS: '64', DOCUMENT_WORKERS: '1', ...options.env, DATABASE_URL: own.DATABASE_URL });
+  const pipeline = await createPipeline(config, { logger: silent, database: own.database, ...options.pipeline });
   const server = createApp(pipeline, config, silent).listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
   t.teardown(async () => {

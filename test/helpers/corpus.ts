@@ -3,10 +3,11 @@
 // them in one line). The documents are never copied into the repository.
 import test, { type ExecutionContext } from 'ava';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { DocumentCase, Outcome } from '../fixtures/documents.js';
+import { inRepo } from './repo.js';
 
-const folder = new URL('../../../shared/corpus/', import.meta.url);
+const folder = pathToFileURL(inRepo('../shared/corpus/'));
 
 /** The corpus folder, or null when it is not there. */
 export const corpus: URL | null = existsSync(folder) ? folder : null;

@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import pino, { type Logger } from 'pino';
-import { vector } from '@electric-sql/pglite-pgvector';
-import { PgliteDatabase } from '../../runtime/db/pglite.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { seedPgliteDir, templatePglite } from './pglite-template.js';
 import type { Database } from '../../runtime/db/database.js';
 
 /**
@@ -58,8 +60,7 @@ async function openTestDatabase(): Promise<Omit<TestDatabase, 'one'>> {
       },
     };
   }
-  // PGlite takes about 2 s to create, so a test file shares one and each test gets its own schema,
-  // exactly as on PostgreSQL.
+  // A test file shares one PGlite and each test gets its own schema, exactly as on PostgreSQL.
   const db = await sharedPglite();
   return {
     database: db,
@@ -73,8 +74,33 @@ async function openTestDatabase(): Promise<Omit<TestDatabase, 'one'>> {
 
 let pglite: Promise<Database> | undefined;
 function sharedPglite(): Promise<Database> {
-  pglite ??= PgliteDatabase.open(undefined, { extensions: { vector } });
+  pglite ??= templatePglite();
   return pglite;
+}
+
+/**
+ * A whole database of this test's own, for code that opens its own by URL (the pipeline, with its
+ * fixed schema names): a new PostgreSQL database, or a new in-memory PGlite from the template,
+ * passed as `database` beside DATABASE_URL `memory`. Dropped or closed when the test ends. A URL the
+ * test names (`given`) is used as it is.
+ */
+export async function ownDatabase(t: { teardown(fn: () => Promise<void>): void }, given?: string): Promise<{ DATABASE_URL: string; database?: Database }> {
+  if (given) return { DATABASE_URL: given };
+  if (backend === 'postgres') return { DATABASE_URL: await freshDatabase(t) };
+  const database = await templatePglite();
+  t.teardown(() => database.close());
+  return { DATABASE_URL: 'memory', database };
+}
+
+/**
+ * A new folder for a process of its own opening `pglite:<folder>` (the CLI), seeded from the
+ * template; removed when the test ends. Returns the folder.
+ */
+export async function pgliteFolder(t: { teardown(fn: () => Promise<void>): void }, prefix = 'docket-'): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  t.teardown(async () => rmSync(dir, { recursive: true, force: true }));
+  await seedPgliteDir(dir);
+  return dir;
 }
 
 export const silent: Logger = pino({ level: 'silent' });

@@ -1,5 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import type { ExecutionContext } from 'ava';
+import { testProgram } from './repo.js';
 
 export interface WorkerProcess {
   child: ChildProcess;
@@ -10,8 +11,9 @@ export interface WorkerProcess {
 
 /** Forks test/helpers/worker-process.ts; killed when the test ends if still alive. */
 export function forkWorker(t: ExecutionContext, args: Record<string, unknown>): WorkerProcess {
-  const child = fork(new URL('./worker-process.ts', import.meta.url), [JSON.stringify(args)], {
-    execArgv: ['--import', 'tsx'],
+  const program = testProgram('test/helpers/worker-process');
+  const child = fork(program.script, [JSON.stringify(args)], {
+    execArgv: program.execArgv,
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const messages: Record<string, unknown>[] = [];

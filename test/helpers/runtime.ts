@@ -13,8 +13,11 @@ export interface Harness {
 export async function harness(t: ExecutionContext): Promise<Harness> {
   const db = await testDatabase();
   const runtimes: Runtime[] = [];
+  /** Schemas a runtime was given besides the test's own: dropped with it, once every runtime has closed. */
+  const others = new Set<string>();
   t.teardown(async () => {
     for (const rt of runtimes) await rt.close();
+    for (const schema of others) await db.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
     await db.close();
   });
   return {
@@ -23,11 +26,15 @@ export async function harness(t: ExecutionContext): Promise<Harness> {
       const rt = await createRuntime({
         logger: silent,
         pollIntervalMs: 1_000,
+        // Ten (the default) a runtime, times a file's tests running at once, times two files, ran the
+        // shared PostgreSQL out of connections (53300); a test that needs more says so.
+        maxConnections: 4,
         ...options,
         database: db.database,
         schema: options.schema ?? db.schema,
       });
       runtimes.push(rt);
+      if (options.schema && options.schema !== db.schema) others.add(options.schema);
       return rt;
     },
   };

@@ -1,9 +1,10 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
+import { inRepo } from './repo.js';
 
 const run = promisify(execFile);
-const bin = (name: string) => new URL(`../../node_modules/.bin/${name}`, import.meta.url).pathname;
+const bin = (name: string) => inRepo(`node_modules/.bin/${name}`);
 
 export interface Found {
   path?: string;

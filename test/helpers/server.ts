@@ -3,7 +3,7 @@ import type { ExecutionContext } from 'ava';
 import { createApp } from '../../server/app.js';
 import { loadConfig, type Config } from '../../server/config.js';
 import { createPipeline, type Pipeline } from '../../pipeline/index.js';
-import { backend, freshDatabase, silent } from './db.js';
+import { ownDatabase, silent } from './db.js';
 
 export interface TestServer {
   url: string;
@@ -13,9 +13,10 @@ export interface TestServer {
 
 /** The real app on a real port (0: any free one), over a fresh database; closed when the test ends. */
 export async function startServer(t: ExecutionContext, env: Record<string, string> = {}, options: { worker?: boolean; port?: number } = {}): Promise<TestServer> {
-  const DATABASE_URL = backend === 'postgres' ? await freshDatabase(t) : 'memory';
-  const config = loadConfig({ DATABASE_URL, EMBEDDING_DIMENSIONS: '64', ...env });
-  const pipeline = await createPipeline(config, { logger: silent, worker: options.worker });
+  const own = await ownDatabase(t, env.DATABASE_URL);
+  // One document thread: a test's documents are small, and every thread started costs its start-up.
+  const config = loadConfig({ EMBEDDING_DIMENSIONS: '64', DOCUMENT_WORKERS: '1', ...env, DATABASE_URL: own.DATABASE_URL });
+  const pipeline = await createPipeline(config, { logger: silent, worker: options.worker, database: own.database });
   const server = createApp(pipeline, config, silent).listen(options.port ?? 0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
   t.teardown(async () => {

@@ -10,6 +10,7 @@ import { isSettled, stageOf } from '../../machines/upload.js';
 import { createPipeline, type Pipeline } from '../../pipeline/index.js';
 import { loadConfig } from '../../server/config.js';
 import { paragraph } from '../fixtures/documents.js';
+import type { Database } from '../../runtime/db/database.js';
 import { silent } from './db.js';
 
 export interface HeldPipeline {
@@ -19,12 +20,13 @@ export interface HeldPipeline {
 }
 
 /** The pipeline on `DATABASE_URL` with small chunks and batches (several embedding batches a job). */
-export async function heldPipeline(DATABASE_URL: string, machine?: AnyStateMachine): Promise<HeldPipeline> {
+export async function heldPipeline(DATABASE_URL: string, machine?: AnyStateMachine, database?: Database): Promise<HeldPipeline> {
   const held = new Set<string>();
   const config = loadConfig({ DATABASE_URL, EMBEDDING_DIMENSIONS: '16', CHUNK_TOKENS: '64', EMBED_BATCH_SIZE: '2' });
   const pipeline = await createPipeline(config, {
     logger: silent,
     machine,
+    database,
     instrument: (name, handler) => async (context) => {
       if (held.has(name)) throw new TransientError(`${name} is held by the test`, { retryAfterMs: 3_600_000 });
       return handler(context);

@@ -4,6 +4,7 @@ import { DIAGRAMS } from '../../scripts/diagram-list.js';
 import { ensureChromium } from '../../scripts/ensure-chromium.mjs';
 import { toMermaid } from '../../scripts/mermaid.js';
 import { openRenderer, sourceHash, stampedHash } from '../../scripts/render-svg.js';
+import { inRepo } from '../helpers/repo.js';
 
 // Rendering needs Debian's chromium: installed here when missing (as `npm run diagrams` does). Only
 // when that cannot be done (not root, no apt, no package mirror) is the test skipped, saying why.
@@ -34,6 +35,6 @@ renderTest(`mermaid renders each diagram in headless chromium, with the labels o
       t.true(shown.includes(word), `${file}.svg shows "${word}"`);
     }
     // Fonts may differ between machines, so coordinates may too; the words may not.
-    t.deepEqual(labels(readFileSync(new URL(`../../diagrams/${file}.svg`, import.meta.url), 'utf8')).sort(), [...shown].sort());
+    t.deepEqual(labels(readFileSync(inRepo(`diagrams/${file}.svg`), 'utf8')).sort(), [...shown].sort());
   }
 });

@@ -1,11 +1,13 @@
 import test from 'ava';
 import { readFileSync } from 'node:fs';
 import { createMachine, type AnyStateMachine } from 'xstate';
+import { pathToFileURL } from 'node:url';
 import { DIAGRAMS, diagramMarkdown, diagramTexts, withReadmeDiagrams } from '../../scripts/diagram-list.js';
 import { toMermaid } from '../../scripts/mermaid.js';
 import { sourceHash, stampedHash } from '../../scripts/render-svg.js';
+import { inRepo } from '../helpers/repo.js';
 
-const diagram = (name: string) => new URL(`../../diagrams/${name}`, import.meta.url);
+const diagram = (name: string) => inRepo(`diagrams/${name}`);
 
 for (const [file, machine] of Object.entries(DIAGRAMS)) {
   for (const [name, text] of Object.entries(diagramTexts(file, machine))) {
@@ -27,7 +29,7 @@ for (const [file, machine] of Object.entries(DIAGRAMS)) {
   test(`diagrams/${file}.viz.js is a machine of the same shape, importing nothing but XState`, async (t) => {
     const source = readFileSync(diagram(`${file}.viz.js`), 'utf8');
     t.deepEqual([...source.matchAll(/^import .* from '([^']+)';$/gm)].map((m) => m[1]), ['xstate']);
-    const { machine: viz } = (await import(diagram(`${file}.viz.js`).href)) as { machine: AnyStateMachine };
+    const { machine: viz } = (await import(pathToFileURL(diagram(`${file}.viz.js`)).href)) as { machine: AnyStateMachine };
     t.is(toMermaid(viz), toMermaid(machine));
   });
 
@@ -62,7 +64,7 @@ test('an arrow leaving a composite state is written outside its block, so its ta
 });
 
 test('the README shows the rendered SVG and the generated Mermaid, not a drawn one', (t) => {
-  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+  const readme = readFileSync(inRepo('README.md'), 'utf8');
   t.regex(readme, /<!-- diagram:upload/);
   t.regex(readme, /!\[[^\]]+\]\(diagrams\/upload\.svg\)/);
   t.is(readme, withReadmeDiagrams(readme));

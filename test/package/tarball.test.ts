@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { backend } from '../helpers/db.js';
 import { findBun, findDeno } from '../helpers/runtimes.js';
+import { inRepo } from '../helpers/repo.js';
 
 /**
  * The package as a user installs it: `npm pack`, then the tarball installed into an empty project
@@ -14,7 +15,7 @@ import { findBun, findDeno } from '../helpers/runtimes.js';
  * then under Bun and Deno. Once per suite run: it needs no database of the suite's.
  */
 const run = promisify(execFile);
-const root = new URL('../..', import.meta.url).pathname;
+const root = inRepo('.');
 const packageTest = backend === 'pglite' ? test.serial : test.serial.skip;
 const [bun, deno] = await Promise.all([findBun(), findDeno()]);
 
@@ -29,7 +30,9 @@ let project: Promise<Project> | undefined;
 function installed(): Promise<Project> {
   project ??= (async () => {
     const dir = mkdtempSync(join(tmpdir(), 'docket-package-'));
-    await run('npm', ['run', 'build', '--silent'], { cwd: root });
+    // `npm test` has built dist/ before the suite: building it again here would rewrite it under the
+    // CLI processes that other test files are starting from it.
+    if (process.env.DOCKET_TEST_BUILT !== '1') await run('npm', ['run', 'build', '--silent'], { cwd: root });
     const { stdout } = await run('npm', ['pack', '--ignore-scripts', '--silent', '--pack-destination', dir], { cwd: root });
     const tarball = join(dir, stdout.trim().split('\n').pop()!);
     const app = join(dir, 'app');

@@ -4,7 +4,7 @@ import { createMachine } from 'xstate';
 import { ConfigError, InstanceNotFoundError } from '../../runtime/errors.js';
 import { failOnLeakedRuntimes } from '../helpers/leaks.js';
 import { invoker, recorder } from '../helpers/machines.js';
-import { harness } from '../helpers/runtime.js';
+import { eventually, harness } from '../helpers/runtime.js';
 
 failOnLeakedRuntimes();
 
@@ -97,6 +97,8 @@ test('subscribe delivers each step once, in order', async (t) => {
   const unsubscribe = rt.subscribe(id, (state) => seen.push(state.version));
   for (const value of ['a', 'b', 'c']) await rt.send(id, { type: 'NOTE', value });
   await rt.waitFor(id, (s) => s.version === 3);
+  // Delivery follows the commit; a loaded machine can take longer than any fixed wait.
+  await eventually(() => seen.at(-1) === 3, 10_000, 'the last step delivered');
   await new Promise((resolve) => setTimeout(resolve, 50));
   unsubscribe();
   t.true(seen.length >= 1 && seen.length <= 3);

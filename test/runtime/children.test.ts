@@ -5,6 +5,7 @@ import { failOnLeakedRuntimes } from '../helpers/leaks.js';
 import { order } from '../helpers/family.js';
 import { eventually, harness, type Harness } from '../helpers/runtime.js';
 import type { Runtime } from '../../runtime/types.js';
+import { testProgram } from '../helpers/repo.js';
 
 failOnLeakedRuntimes();
 
@@ -94,8 +95,9 @@ const multiProcess = backend === 'postgres' ? test : test.skip;
 
 multiProcess('a parent with two children survives a worker killed mid-effect: everything finishes once, elsewhere', async (t) => {
   const h = await harness(t);
-  const victim = fork(new URL('../helpers/family-process.ts', import.meta.url), [JSON.stringify({ database: postgresUrl, schema: h.db.schema })], {
-    execArgv: ['--import', 'tsx'],
+  const program = testProgram('test/helpers/family-process');
+  const victim = fork(program.script, [JSON.stringify({ database: postgresUrl, schema: h.db.schema })], {
+    execArgv: program.execArgv,
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   t.teardown(() => void victim.kill('SIGKILL'));

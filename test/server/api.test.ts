@@ -1,4 +1,5 @@
 import test, { type ExecutionContext } from 'ava';
+import { UPLOAD_STAGES } from '../../machines/upload.js';
 import { failOnLeakedRuntimes } from '../helpers/leaks.js';
 import { corpusDocuments, corpusSerial } from '../helpers/corpus.js';
 import { everyKind, imageOnlyPdf, textPdf, type DocumentCase } from '../fixtures/documents.js';
@@ -17,7 +18,8 @@ serial('a PDF uploaded over HTTP reaches complete with chunks; the job shows its
   const created = await upload(url, { name: 'paper.pdf', content: pdf, type: 'application/pdf' }, { metadata: '{"source":"test"}' });
   t.is(created.status, 202);
   t.regex(created.body.job_id, /^[0-9a-f-]{36}$/);
-  t.is(created.body.stage, 'queued');
+  // The stage when the answer was written: queued, or later when this process's worker was quicker.
+  t.true((UPLOAD_STAGES as readonly string[]).includes(created.body.stage), created.body.stage);
   t.deepEqual(created.body.links, { self: `/v1/jobs/${created.body.job_id}` });
   const job = await until(`${url}/v1/jobs/${created.body.job_id}`, (body) => body.stage === 'complete' || body.stage === 'failed');
   t.like(job, { stage: 'complete', status: 'done', filename: 'paper.pdf', bytes: pdf.byteLength, media_type: 'application/pdf', metadata: { source: 'test' }, attempts: 0, error: null });

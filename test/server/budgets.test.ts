@@ -1,5 +1,4 @@
 import test, { type ExecutionContext } from 'ava';
-import { vector } from '@electric-sql/pglite-pgvector';
 import { createLlamaParseMock } from '../../adapters/llamaparse/mock.js';
 import { createOpenAIMock } from '../../adapters/openai/mock.js';
 import { createPipeline, PIPELINE_MIGRATIONS, type Pipeline } from '../../pipeline/index.js';
@@ -8,9 +7,9 @@ import { Budgets } from '../../pipeline/budgets.js';
 import { migrate, openDatabase, SchemaName } from '../../index.js';
 import { loadConfig } from '../../server/config.js';
 import { processMetrics } from '../../server/metrics.js';
-import { PgliteDatabase } from '../../runtime/db/pglite.js';
 import type { Database } from '../../runtime/db/database.js';
 import { backend, freshDatabase, silent } from '../helpers/db.js';
+import { templatePglite } from '../helpers/pglite-template.js';
 import { failOnLeakedRuntimes } from '../helpers/leaks.js';
 import { listen } from '../helpers/listen.js';
 import { parseExposition } from '../helpers/prometheus.js';
@@ -59,15 +58,15 @@ serial('upload rate limit: past UPLOAD_RATE_LIMIT a tenant gets 429 RATE_LIMITED
 });
 
 /** Two pipelines on one database, as two worker processes: on PGlite one open database, on PostgreSQL one URL. */
-async function fleet(t: ExecutionContext, env: Record<string, string>, count = 2) {
-  const openai = createOpenAIMock({ latencyMs: 100 });
+async function fleet(t: ExecutionContext, env: Record<string, string>, count = 2, openaiLatencyMs = 100) {
+  const openai = createOpenAIMock({ latencyMs: openaiLatencyMs });
   const base = await listen(t, openai.app);
   const llamaparse = createLlamaParseMock({ processingMs: 20 });
   const parser = env.LLAMA_CLOUD_API_KEY ? { LLAMA_CLOUD_BASE_URL: await listen(t, llamaparse.app) } : {};
   let shared: Database | undefined;
   let DATABASE_URL = 'memory';
   if (backend === 'postgres') DATABASE_URL = await freshDatabase(t);
-  else shared = await PgliteDatabase.open(undefined, { extensions: { vector } });
+  else shared = await templatePglite();
   const config = loadConfig({ DATABASE_URL, EMBEDDING_DIMENSIONS: '64', CHUNK_TOKENS: '64', DOCUMENT_WORKERS: '1', OPENAI_API_KEY: 'sk-test', OPENAI_BASE_URL: `${base}/v1`, ...parser, ...env });
   const pipelines: Pipeline[] = [];
   const start = async () => {
@@ -93,9 +92,11 @@ const waits = (pipelines: Pipeline[], provider: string, budget: string) =>
 
 serial('EMBEDDER_CONCURRENCY holds across two workers on one database: never more calls in flight at OpenAI than the limit', async (t) => {
   // Unmerged (EMBED_COALESCE_WINDOW_MS=0): one request per chunk, so there are many calls to hold back.
-  const { openai, pipelines } = await fleet(t, { EMBEDDER_CONCURRENCY: '2', EMBED_BATCH_SIZE: '1', EMBED_COALESCE_WINDOW_MS: '0' });
+  // Each job embeds one chunk at a time; six jobs whose calls take 400 ms each overlap in embedding
+  // for seconds, so more than two want a slot at once even when a loaded machine staggers them.
+  const { openai, pipelines } = await fleet(t, { EMBEDDER_CONCURRENCY: '2', EMBED_BATCH_SIZE: '1', EMBED_COALESCE_WINDOW_MS: '0' }, 2, 400);
   const [a, b] = pipelines as [Pipeline, Pipeline];
-  const jobs = await Promise.all([a, b, a, b].map(async (p, i) => (await p.submit({ filename: `c${i}.md`, content: new TextEncoder().encode(document(`doc${i}`, 4)) })).jobId));
+  const jobs = await Promise.all([a, b, a, b, a, b].map(async (p, i) => (await p.submit({ filename: `c${i}.md`, content: new TextEncoder().encode(document(`doc${i}`, 4)) })).jobId));
   const settled = await settle(a, jobs);
   t.true(settled.every((job) => job!.stage === 'complete' && job!.embedded === job!.chunks && job!.chunks > 1), JSON.stringify(settled.map((j) => [j?.stage, j?.chunks])));
   const calls = settled.reduce((sum, job) => sum + job!.chunks, 0);
@@ -173,7 +174,7 @@ serial('PARSER_CONCURRENCY and PARSER_REQUEST_LIMIT hold across two workers at L
 });
 
 serial("a dead worker's call stops holding its concurrency slot when its lease lapses; a live one's is renewed and kept", async (t) => {
-  const db = backend === 'postgres' ? await openDatabase(await freshDatabase(t), { logger: silent }) : await PgliteDatabase.open(undefined, { extensions: { vector } });
+  const db = backend === 'postgres' ? await openDatabase(await freshDatabase(t), { logger: silent }) : await templatePglite();
   t.teardown(() => db.close());
   await migrate(db, new SchemaName('upload_pipeline'), PIPELINE_MIGRATIONS, 'upload_pipeline', silent);
   const settings = { embedder: { concurrency: 1 }, pauseMs: 1000, leaseMs: 300 };

@@ -4,10 +4,11 @@ import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { backend, freshDatabase } from '../helpers/db.js';
 import { startServer, upload } from '../helpers/server.js';
+import { inRepo } from '../helpers/repo.js';
 
 const execute = promisify(execFile);
-const cli = new URL('../../bin/docket.js', import.meta.url).pathname;
-const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+const cli = inRepo('bin/docket.js');
+const version = (JSON.parse(readFileSync(inRepo('package.json'), 'utf8')) as { version: string }).version;
 
 /** Runs the CLI; resolves with its exit code and output whatever the code. */
 async function docket(args: string[], env: Record<string, string> = {}) {
@@ -19,6 +20,8 @@ async function docket(args: string[], env: Record<string, string> = {}) {
     return { code, stdout, stderr };
   }
 }
+
+const booted = `data:text/javascript,${encodeURIComponent("process.stderr.write('[node booted]\\n')")}`;
 
 const noStack = /\n\s+at |node:internal|\.ts:\d+/;
 
@@ -74,6 +77,53 @@ once('an unreachable database: one line naming the masked URL, exit 3', async (t
   t.is(stderr.trim().split('\n').length, 1, stderr);
   t.regex(stderr, /^docket: cannot reach the database at postgres:\/\/docket:\*\*\*@127\.0\.0\.1:1\/nothing: connect ECONNREFUSED/);
   t.notRegex(stderr, /hunter2/);
+});
+
+/**
+ * A long-running command against a database that cannot be reached (it waits for it): its stderr as
+ * it grows, a promise for the first time that holds `text`, and how it exited.
+ */
+function waitingCli(args: string[]) {
+  const child = spawn('node', args, {
+    env: { ...process.env, DATABASE_URL: 'postgres://docket@127.0.0.1:1/nothing', DATABASE_WAIT_MS: '60000', PORT: '0', LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  const seen = new Map<string, () => void>();
+  child.stderr!.on('data', (chunk) => {
+    stderr += chunk;
+    for (const [text, resolve] of seen) if (stderr.includes(text)) resolve();
+  });
+  const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.once('exit', (code, signal) => resolve([code, signal])));
+  return {
+    child,
+    exited,
+    stderr: () => stderr,
+    printed: (text: string) => new Promise<void>((resolve) => (stderr.includes(text) ? resolve() : seen.set(text, resolve))),
+  };
+}
+
+once('SIGTERM while a worker or server is still waiting for its database stops it cleanly: exit 0, not killed by the signal', async (t) => {
+  for (const command of ['worker', 'serve']) {
+    const run = waitingCli([cli, command]);
+    await run.printed('waiting for it');
+    run.child.kill('SIGTERM');
+    t.deepEqual(await run.exited, [0, null], `${command}: ${run.stderr().slice(-2000)}`);
+    t.regex(run.stderr(), /stopped while waiting for the database/, command);
+  }
+});
+
+once('SIGTERM while the CLI is still loading (before any command code runs) stops a worker cleanly too', async (t) => {
+  // A preload announces that Node has booted: no program can handle a signal before its first line
+  // runs, and under the suite's load the boot alone can take longer than any fixed wait.
+  const run = waitingCli(['--import', booted, cli, 'worker']);
+  await run.printed('[node booted]');
+  // Time for bin/docket.js's first lines (a few milliseconds after the preload), well short of the CLI's load.
+  await new Promise((resolve) => setTimeout(resolve, 150));
+  const loading = !run.stderr().includes('waiting for it');
+  run.child.kill('SIGTERM');
+  t.deepEqual(await run.exited, [0, null], run.stderr().slice(-2000));
+  t.log(loading ? 'the signal came while the CLI was loading' : 'the CLI had loaded before the signal');
 });
 
 // The server and the CLI are two processes on one database: PGlite lives inside one process.

@@ -1,25 +1,21 @@
 import test, { type ExecutionContext } from 'ava';
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { backend, freshDatabase } from '../helpers/db.js';
+import { backend, freshDatabase, pgliteFolder } from '../helpers/db.js';
 import { createLlamaParseMock } from '../../adapters/llamaparse/mock.js';
 import { createOpenAIMock } from '../../adapters/openai/mock.js';
 import { listen } from '../helpers/listen.js';
 import { freePort, upload } from '../helpers/server.js';
 import { corpusDocuments, corpusTest } from '../helpers/corpus.js';
 import { encryptedPdf, everyKind, imageOnlyPdf, markdown, textPdf, writeDocuments, type Outcome } from '../fixtures/documents.js';
+import { inRepo } from '../helpers/repo.js';
 
 const run = promisify(execFile);
-const cli = new URL('../../bin/docket.js', import.meta.url).pathname;
+const cli = inRepo('bin/docket.js');
 
 async function databaseFor(t: Parameters<typeof freshDatabase>[0]): Promise<string> {
   if (backend === 'postgres') return freshDatabase(t);
-  const dir = mkdtempSync(join(tmpdir(), 'docket-cli-'));
-  (t as unknown as { teardown(fn: () => void): void }).teardown(() => rmSync(dir, { recursive: true, force: true }));
-  return `pglite:${dir}`;
+  return `pglite:${await pgliteFolder(t, 'docket-cli-')}`;
 }
 
 test('docket ingest runs every file, shows progress, and exits 1 when one failed', async (t) => {
@@ -140,7 +136,7 @@ providerCorpusTest('docket ingest: the whole corpus on the LlamaParse and OpenAI
 test('the mocks run on their own and answer /health', async (t) => {
   for (const which of ['llamaparse', 'openai']) {
     const port = await freePort();
-    const mock = spawn('node', ['--import', 'tsx', new URL('../../adapters/mock/serve.ts', import.meta.url).pathname, which, String(port)], { stdio: 'ignore' });
+    const mock = spawn('node', ['--import', 'tsx', inRepo('adapters/mock/serve.ts'), which, String(port)], { stdio: 'ignore' });
     t.teardown(() => void mock.kill('SIGKILL'));
     let health: Record<string, unknown> | undefined;
     for (let i = 0; i < 300 && !health; i++) {

@@ -1,7 +1,7 @@
 import test, { type ExecutionContext } from 'ava';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Page } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 import { createLlamaParseMock } from '../../adapters/llamaparse/mock.js';
 import { PermanentError, type ServiceHandler } from '../../index.js';
 import { CHROMIUM_ARGS, ensureChromium } from '../../scripts/ensure-chromium.mjs';
@@ -58,11 +58,18 @@ async function send(url: string, name: string, content: Uint8Array, key?: string
   return body.job_id;
 }
 
-/** A page in a fresh headless Chromium that records page errors, console errors and dialogs (an alert is an XSS). */
+// One Chromium for the file (launching one costs a second or two of CPU); each test gets a fresh
+// context of its own, with its own storage, as a new browser profile would.
+let browser: Promise<Browser> | undefined;
+test.after.always(async () => {
+  if (browser) await (await browser).close();
+});
+
+/** A page in a fresh browser context that records page errors, console errors and dialogs (an alert is an XSS). */
 async function openPage(t: ExecutionContext) {
-  const browser = await chromium.launch({ executablePath: await ensureChromium(), headless: true, args: CHROMIUM_ARGS });
-  t.teardown(() => browser.close());
-  const context = await browser.newContext({ viewport: { width: 1600, height: 1150 }, reducedMotion: 'reduce' });
+  browser ??= ensureChromium().then((executablePath) => chromium.launch({ executablePath, headless: true, args: CHROMIUM_ARGS }));
+  const context = await (await browser).newContext({ viewport: { width: 1600, height: 1150 }, reducedMotion: 'reduce' });
+  t.teardown(() => context.close());
   const page = await context.newPage();
   const problems: string[] = [];
   page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));

@@ -4,6 +4,7 @@ import { backend } from '../helpers/db.js';
 import { PgCluster } from '../helpers/cluster.js';
 import { failOnLeakedRuntimes } from '../helpers/leaks.js';
 import { getJson, startServer, upload } from '../helpers/server.js';
+import { inRepo } from '../helpers/repo.js';
 
 failOnLeakedRuntimes();
 
@@ -13,7 +14,7 @@ failOnLeakedRuntimes();
  */
 const cluster = new PgCluster({ name: 'docket_restart', port: 5498 });
 const restarts = backend === 'postgres' && (PgCluster.available() || process.env.CI) ? test.serial : test.serial.skip;
-const cli = new URL('../../bin/docket.js', import.meta.url).pathname;
+const cli = inRepo('bin/docket.js');
 
 let release: (() => void) | undefined;
 test.before(async () => {

@@ -5,7 +5,7 @@ import { createPipeline, type Pipeline } from '../../pipeline/index.js';
 import { settle } from '../helpers/upload-jobs.js';
 import type { ServiceHandler } from '../../index.js';
 import { loadConfig } from '../../server/config.js';
-import { backend, freshDatabase, silent } from '../helpers/db.js';
+import { ownDatabase, silent } from '../helpers/db.js';
 import { failOnLeakedRuntimes } from '../helpers/leaks.js';
 import { listen } from '../helpers/listen.js';
 
@@ -39,7 +39,7 @@ function barrier(count: number) {
 
 async function pipelineOnMock(t: ExecutionContext) {
   const openai = createOpenAIMock();
-  const DATABASE_URL = backend === 'postgres' ? await freshDatabase(t) : 'memory';
+  const { DATABASE_URL, database } = await ownDatabase(t);
   const config = loadConfig({
     DATABASE_URL,
     EMBEDDING_DIMENSIONS: String(DIMENSIONS),
@@ -50,7 +50,7 @@ async function pipelineOnMock(t: ExecutionContext) {
     // Wide, so the jobs' first queries after the barrier all land in the window on a busy machine.
     EMBED_COALESCE_WINDOW_MS: '500',
   });
-  const pipeline = await createPipeline(config, { logger: silent, instrument: barrier(JOBS) });
+  const pipeline = await createPipeline(config, { logger: silent, database, instrument: barrier(JOBS) });
   t.teardown(() => pipeline.close());
   return { openai, pipeline };
 }

@@ -1,14 +1,12 @@
 import test from 'ava';
 import { spawn } from 'node:child_process';
 import type { ServiceHandler } from '../../index.js';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { followJob } from '../../pipeline/events.js';
-import { backend } from '../helpers/db.js';
+import { backend, pgliteFolder } from '../helpers/db.js';
 import { failOnLeakedRuntimes } from '../helpers/leaks.js';
 import { gate, openEvents, sections, serverWith } from '../helpers/control.js';
 import { upload } from '../helpers/server.js';
+import { inRepo } from '../helpers/repo.js';
 
 failOnLeakedRuntimes();
 const serial = test.serial;
@@ -119,7 +117,7 @@ serial('followJob (what the route and `docket status --follow` use): idle while 
   await pipeline.runtime.waitFor(body.job_id, (s) => s.status === 'done');
 });
 
-const cli = new URL('../../bin/docket.js', import.meta.url).pathname;
+const cli = inRepo('bin/docket.js');
 
 (backend === 'postgres' ? serial : serial.skip)('events reach the API from workers in another process (docket worker), through Postgres', async (t) => {
   const { url, databaseUrl } = await serverWith(t, { pipeline: { worker: false } });
@@ -140,7 +138,7 @@ serial('docket status --follow prints each stage change as a JSON line, then the
   const hold = holdChunking();
   const { url, databaseUrl, pipeline } = await serverWith(t, {
     pipeline: { instrument: hold.instrument },
-    env: backend === 'postgres' ? {} : { DATABASE_URL: `pglite:${tempDir(t)}` },
+    env: backend === 'postgres' ? {} : { DATABASE_URL: `pglite:${await pgliteFolder(t, 'docket-follow-')}` },
   });
   const { body } = await upload(url, { name: 'notes.md', content: sections(6) });
   if (backend === 'pglite') {
@@ -166,10 +164,3 @@ serial('docket status --follow prints each stage change as a JSON line, then the
   t.deepEqual(lines.slice(0, -1).map((l) => l.stage), PATH);
   t.like(lines.at(-1), { job_id: body.job_id, stage: 'complete', status: 'done' });
 });
-
-
-function tempDir(t: { teardown(fn: () => void): void }): string {
-  const dir = mkdtempSync(join(tmpdir(), 'docket-follow-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}

@@ -11,8 +11,9 @@ import { backend, freshDatabase } from '../helpers/db.js';
 import { listen } from '../helpers/listen.js';
 import { scrape } from '../helpers/prometheus.js';
 import { freePort, getJson, upload } from '../helpers/server.js';
+import { inRepo } from '../helpers/repo.js';
 
-const cli = new URL('../../bin/docket.js', import.meta.url).pathname;
+const cli = inRepo('bin/docket.js');
 const onPostgres = backend === 'postgres' ? test.serial : test.serial.skip;
 
 const DOCUMENTS = 12;
@@ -94,8 +95,16 @@ onPostgres('the server and three docket worker processes share one PostgreSQL; a
   }
   // Stopped first, then read, then killed: survivors take a dead worker's effects over within a
   // sweep (250 ms), so read after the kill they could already be gone. A stopped process keeps its
-  // connections, so nothing is taken over from it meanwhile.
+  // connections, so nothing is taken over from it meanwhile. A statement it sent just before it
+  // stopped (the commit of an effect's result) still runs: read once none of its connections is active.
   victim.child.kill('SIGSTOP');
+  const named = await db.query(`SELECT 1 FROM pg_stat_activity WHERE application_name = $1`, [`docket (pid ${victim.child.pid})`]);
+  t.true(named.rows.length >= 2, "pg_stat_activity names the worker's connections by its pid");
+  for (;;) {
+    const { rows } = await db.query(`SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND state = 'active'`, [`docket (pid ${victim.child.pid})`]);
+    if (rows.length === 0) break;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
   const { rows: orphaned } = await db.query<{ idempotency_key: string }>(`SELECT idempotency_key FROM docket.effects WHERE status = 'running' AND lease_owner LIKE $1`, [ownerOf(victim)]);
   victim.child.kill('SIGKILL');
   await victim.exited;

@@ -1,20 +1,16 @@
 import test from 'ava';
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { backend, freshDatabase } from '../helpers/db.js';
+import { backend, freshDatabase, pgliteFolder } from '../helpers/db.js';
 import { freePort } from '../helpers/server.js';
+import { inRepo } from '../helpers/repo.js';
 
 const run = promisify(execFile);
-const cli = new URL('../../bin/docket.js', import.meta.url).pathname;
+const cli = inRepo('bin/docket.js');
 
 async function databaseFor(t: Parameters<typeof freshDatabase>[0]): Promise<string> {
   if (backend === 'postgres') return freshDatabase(t);
-  const dir = mkdtempSync(join(tmpdir(), 'docket-keys-'));
-  (t as unknown as { teardown(fn: () => void): void }).teardown(() => rmSync(dir, { recursive: true, force: true }));
-  return `pglite:${dir}`;
+  return `pglite:${await pgliteFolder(t, 'docket-keys-')}`;
 }
 
 /** `docket serve` until it answers /health; its stderr (the log) so far, and a way to stop it. */

@@ -1,14 +1,12 @@
 import test from 'ava';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { backend, freshDatabase } from '../helpers/db.js';
+import { backend, freshDatabase, pgliteFolder } from '../helpers/db.js';
 import { createOpenAIMock } from '../../adapters/openai/mock.js';
 import { failOnLeakedRuntimes } from '../helpers/leaks.js';
 import { listen } from '../helpers/listen.js';
 import { scrape } from '../helpers/prometheus.js';
 import { freePort, startServer, until, upload } from '../helpers/server.js';
+import { inRepo } from '../helpers/repo.js';
 
 failOnLeakedRuntimes();
 
@@ -100,12 +98,10 @@ test.serial('docket worker with METRICS_PORT serves /metrics there, and nothing 
   let DATABASE_URL: string;
   if (backend === 'postgres') DATABASE_URL = await freshDatabase(t);
   else {
-    const dir = mkdtempSync(join(tmpdir(), 'docket-metrics-'));
-    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-    DATABASE_URL = `pglite:${dir}`;
+    DATABASE_URL = `pglite:${await pgliteFolder(t, 'docket-metrics-')}`;
   }
   const port = await freePort();
-  const cli = new URL('../../bin/docket.js', import.meta.url).pathname;
+  const cli = inRepo('bin/docket.js');
   const worker = spawn('node', [cli, 'worker'], { env: { ...process.env, DATABASE_URL, METRICS_PORT: String(port), LOG_LEVEL: 'info' }, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   worker.stderr!.on('data', (chunk) => (stderr += chunk));

@@ -8,7 +8,7 @@ import { LocalEmbedder } from '../../adapters/local/providers.js';
 import { DocumentWorkers } from '../../adapters/local/workers.js';
 import { pipelineServices } from '../../pipeline/services.js';
 import { systemClock } from '../../runtime/clock.js';
-import { backend, capturingLogger, freshDatabase, silent, type TestDatabase } from '../helpers/db.js';
+import { capturingLogger, ownDatabase, silent, type TestDatabase } from '../helpers/db.js';
 import { injectFault } from '../helpers/faults.js';
 import { failOnLeakedRuntimes } from '../helpers/leaks.js';
 
@@ -17,9 +17,9 @@ failOnLeakedRuntimes();
 const serial = test.serial;
 
 async function pipeline(t: ExecutionContext) {
-  const DATABASE_URL = backend === 'postgres' ? await freshDatabase(t) : 'memory';
+  const { DATABASE_URL, database } = await ownDatabase(t);
   const { logger, lines } = capturingLogger();
-  const p = await createPipeline(loadConfig({ DATABASE_URL, EMBEDDING_DIMENSIONS: '16' }), { logger, tuning: { retry: { baseDelayMs: 20, maxDelayMs: 100 } } });
+  const p = await createPipeline(loadConfig({ DATABASE_URL, EMBEDDING_DIMENSIONS: '16' }), { logger, database, tuning: { retry: { baseDelayMs: 20, maxDelayMs: 100 } } });
   t.teardown(() => p.close());
   // The pipeline's own tables, in the shape the fault helper takes.
   const tables: TestDatabase = {

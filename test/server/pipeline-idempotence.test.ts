@@ -1,8 +1,6 @@
 import { isSettled } from '../../machines/upload.js';
 import test, { type ExecutionContext } from 'ava';
 import { fork } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLlamaParseMock } from '../../adapters/llamaparse/mock.js';
 import { LlamaParseClient } from '../../adapters/llamaparse/client.js';
@@ -14,9 +12,10 @@ import { createPipeline, type Pipeline } from '../../pipeline/index.js';
 import { pipelineServices } from '../../pipeline/services.js';
 import { systemClock } from '../../runtime/clock.js';
 import type { EffectContext } from '../../runtime/types.js';
-import { backend, freshDatabase, silent } from '../helpers/db.js';
+import { backend, freshDatabase, pgliteFolder, silent } from '../helpers/db.js';
 import { failOnLeakedRuntimes } from '../helpers/leaks.js';
 import { listen } from '../helpers/listen.js';
+import { testProgram } from '../helpers/repo.js';
 
 failOnLeakedRuntimes();
 
@@ -29,9 +28,7 @@ const DOCUMENT = Array.from({ length: 12 }, (_, i) => `## Section ${i}\n\n${`Sen
 async function databaseUrl(t: ExecutionContext): Promise<string> {
   if (backend === 'postgres') return freshDatabase(t);
   // A file-backed PGlite outlives the killed process, as a PostgreSQL database would.
-  const dir = mkdtempSync(join(tmpdir(), 'docket-idem-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  return `pglite:${dir}`;
+  return `pglite:${await pgliteFolder(t, 'docket-idem-')}`;
 }
 
 function settings(config: Config) {
@@ -109,9 +106,10 @@ serial('each service run twice leaves the same rows and reports the same counts'
 
 /** Runs the pipeline in a child that dies right after `service`'s side effect; returns the job id. */
 async function crashAfter(t: ExecutionContext, service: string, env: Record<string, string>): Promise<string> {
-  const child = fork(new URL('../helpers/pipeline-process.ts', import.meta.url), [
+  const program = testProgram('test/helpers/pipeline-process');
+  const child = fork(program.script, [
     JSON.stringify({ env, crashAfter: service, leaseMs: 500, document: { filename: 'doc.md', content: DOCUMENT } }),
-  ], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  ], { execArgv: program.execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   t.teardown(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });

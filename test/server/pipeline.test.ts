@@ -4,10 +4,11 @@ import { readFileSync } from 'node:fs';
 import { createPipeline, type Pipeline } from '../../pipeline/index.js';
 import { loadConfig } from '../../server/config.js';
 import { describeSchema } from '../../scripts/describe-schema.js';
-import { backend, freshDatabase, silent } from '../helpers/db.js';
+import { freshDatabase, ownDatabase, silent } from '../helpers/db.js';
 import { failOnLeakedRuntimes } from '../helpers/leaks.js';
 import { corpusDocuments, corpusSerial } from '../helpers/corpus.js';
 import { everyKind, imageOnlyPdf, type DocumentCase } from '../fixtures/documents.js';
+import { inRepo } from '../helpers/repo.js';
 
 failOnLeakedRuntimes();
 
@@ -16,8 +17,8 @@ failOnLeakedRuntimes();
 const serial = test.serial;
 
 async function pipeline(t: Parameters<typeof freshDatabase>[0] & { teardown(fn: () => Promise<void>): void }): Promise<Pipeline> {
-  const DATABASE_URL = backend === 'postgres' ? await freshDatabase(t) : 'memory';
-  const p = await createPipeline(loadConfig({ DATABASE_URL, EMBEDDING_DIMENSIONS: '64', CHUNK_TOKENS: '256' }), { logger: silent });
+  const { DATABASE_URL, database } = await ownDatabase(t);
+  const p = await createPipeline(loadConfig({ DATABASE_URL, EMBEDDING_DIMENSIONS: '64', CHUNK_TOKENS: '256' }), { logger: silent, database });
   t.teardown(() => p.close());
   return p;
 }
@@ -110,7 +111,7 @@ serial('the migrated pipeline schema matches test/schema-upload-pipeline.sql (ru
   const p = await pipeline(t);
   // The pipeline makes the HNSW index for its configured size at start (pipeline/search.ts); the dump has the default size's.
   const actual = (await describeSchema(p.db, 'upload_pipeline')).replace(/^index CREATE INDEX chunks_embedding_hnsw_(?!1536 )\d+ .*\n/gm, '');
-  let expected = readFileSync(new URL('../schema-upload-pipeline.sql', import.meta.url), 'utf8');
+  let expected = readFileSync(inRepo('test/schema-upload-pipeline.sql'), 'utf8');
   const { rows } = await p.db.query(`SELECT 1 FROM pg_available_extensions WHERE name = 'vector'`);
   // By design the embedding is a pgvector vector where the extension exists, else a float array.
   // Without pgvector there is no search index and no function to make one (0004_search.sql).

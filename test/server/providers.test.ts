@@ -1,9 +1,7 @@
 import test, { type ExecutionContext } from 'ava';
-import { createLlamaParseMock } from '../../adapters/llamaparse/mock.js';
-import { createOpenAIMock } from '../../adapters/openai/mock.js';
 import { failOnLeakedRuntimes } from '../helpers/leaks.js';
-import { listen } from '../helpers/listen.js';
-import { freePort, startServer, until, upload } from '../helpers/server.js';
+import { startServerWithMocks } from '../helpers/mocked-server.js';
+import { until, upload } from '../helpers/server.js';
 import { corpusDocuments, corpusSerial } from '../helpers/corpus.js';
 import { everyKind, imageOnlyPdf, type DocumentCase } from '../fixtures/documents.js';
 
@@ -13,30 +11,11 @@ failOnLeakedRuntimes();
 // one process block its event loop long enough to time out the tests' own HTTP requests.
 const serial = test.serial;
 
-/** The server pointed at both mocks, with LlamaParse's webhooks coming back to it. */
-async function withMocks(t: ExecutionContext) {
-  const llamaparse = createLlamaParseMock({ processingMs: 30 });
-  const openai = createOpenAIMock();
-  const port = await freePort();
-  const server = await startServer(
-    t,
-    {
-      LLAMA_CLOUD_API_KEY: 'llx-test',
-      LLAMA_CLOUD_BASE_URL: await listen(t, llamaparse.app),
-      OPENAI_API_KEY: 'sk-test',
-      OPENAI_BASE_URL: `${await listen(t, openai.app)}/v1`,
-      PUBLIC_URL: `http://127.0.0.1:${port}`,
-    },
-    { port },
-  );
-  return { ...server, llamaparse, openai };
-}
-
 const settled = (url: string, jobId: string) => until(`${url}/v1/jobs/${jobId}`, (body) => ['complete', 'failed', 'canceled'].includes(body.stage));
 
 /** Uploads every document over HTTP, parsed by the LlamaParse mock and embedded by the OpenAI mock. */
 async function everyDocument(t: ExecutionContext, documents: DocumentCase[]) {
-  const { url, llamaparse, openai } = await withMocks(t);
+  const { url, llamaparse, openai } = await startServerWithMocks(t);
   const jobs = await Promise.all(documents.map(async ({ name, content, outcome }) => ({ name, outcome, job_id: (await upload(url, { name, content })).body.job_id as string })));
   for (const { name, outcome, job_id } of jobs) {
     const job = await settled(url, job_id);
@@ -60,7 +39,7 @@ serial('a document of every kind goes through the HTTP API on the LlamaParse and
 
 // Regression: a 6-page image-only PDF gave "---" page rules as its text, and they were chunked.
 serial('a scan of 6 pages through the LlamaParse mock ends complete with 0 chunks and a NO_TEXT warning', async (t) => {
-  const { url } = await withMocks(t);
+  const { url } = await startServerWithMocks(t);
   const created = await upload(url, { name: 'scan.pdf', content: await imageOnlyPdf(6) });
   const job = await settled(url, created.body.job_id);
   t.like(job, { stage: 'complete', chunks: 0, embedded: 0, error: null });
@@ -72,7 +51,7 @@ corpusSerial('every corpus document goes through the HTTP API on the LlamaParse 
 });
 
 serial('faults: 429s, 5xx and latency are retried or waited out to completion; a job ERROR fails the job in parsing', async (t) => {
-  const { url, llamaparse, openai } = await withMocks(t);
+  const { url, llamaparse, openai } = await startServerWithMocks(t);
   llamaparse.faults.add({ status: 503, path: '/upload' }, { delayMs: 300, path: '/job/' });
   openai.faults.add({ status: 429, retryAfterMs: 100, times: 2 }, { delayMs: 300 });
   const ok = await upload(url, { name: 'a.md', content: '# Retried\n\nthrough an outage' });
@@ -92,7 +71,7 @@ serial('faults: 429s, 5xx and latency are retried or waited out to completion; a
 });
 
 serial('webhooks dropped or duplicated: polling finishes the job, a duplicate is applied once', async (t) => {
-  const { url, llamaparse, pipeline } = await withMocks(t);
+  const { url, llamaparse, pipeline } = await startServerWithMocks(t);
   llamaparse.script.webhook = 'drop';
   const dropped = await upload(url, { name: 'dropped.md', content: '# no callback' });
   t.is((await settled(url, dropped.body.job_id)).stage, 'complete', 'found by polling');

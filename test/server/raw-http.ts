@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import { createApp } from '../../server/app.js';
 import { loadConfig, type Config } from '../../server/config.js';
 import { createPipeline, type Pipeline } from '../../pipeline/index.js';
-import { backend, freshDatabase, silent } from '../helpers/db.js';
+import { ownDatabase, silent } from '../helpers/db.js';
 
 export interface RawResponse {
   status: number;
@@ -128,10 +128,10 @@ export interface EdgeServer {
 
 /** The real app on a free loopback port over a fresh database, with `logger`; closed when the test ends. */
 export async function startEdgeServer(t: ExecutionContext, env: Record<string, string> = {}, options: { logger?: Logger; worker?: boolean } = {}): Promise<EdgeServer> {
-  const DATABASE_URL = env.DATABASE_URL ?? (backend === 'postgres' ? await freshDatabase(t) : 'memory');
-  const config = loadConfig({ EMBEDDING_DIMENSIONS: '64', ...env, DATABASE_URL });
+  const own = await ownDatabase(t, env.DATABASE_URL);
+  const config = loadConfig({ EMBEDDING_DIMENSIONS: '64', ...env, DATABASE_URL: own.DATABASE_URL });
   const logger = options.logger ?? silent;
-  const pipeline = await createPipeline(config, { logger, worker: options.worker });
+  const pipeline = await createPipeline(config, { logger, worker: options.worker, database: own.database });
   const server = createApp(pipeline, config, logger).listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
   t.teardown(async () => {

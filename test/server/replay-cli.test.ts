@@ -1,20 +1,18 @@
 import test, { type ExecutionContext } from 'ava';
 import { randomUUID } from 'node:crypto';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { AnyStateMachine } from 'xstate';
-import { backend, freshDatabase } from '../helpers/db.js';
+import { backend, freshDatabase, pgliteFolder } from '../helpers/db.js';
 import { failOnLeakedRuntimes } from '../helpers/leaks.js';
 import { heldPipeline, uploadJobs, type UploadJobs } from '../helpers/upload-jobs.js';
 import { renamedValidated } from '../helpers/upload-variants.js';
+import { inRepo } from '../helpers/repo.js';
 
 failOnLeakedRuntimes();
 
 const execute = promisify(execFile);
-const cli = new URL('../../bin/docket.js', import.meta.url).pathname;
+const cli = inRepo('bin/docket.js');
 
 /**
  * The scenario's jobs written by `machine` (the code before the deploy) into a database of their
@@ -26,9 +24,7 @@ async function journalsWrittenBy(t: ExecutionContext, machine?: AnyStateMachine)
   if (backend === 'postgres') {
     DATABASE_URL = await freshDatabase(t);
   } else {
-    const dir = mkdtempSync(join(tmpdir(), 'docket-replay-'));
-    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-    DATABASE_URL = `pglite:${dir}`;
+    DATABASE_URL = `pglite:${await pgliteFolder(t, 'docket-replay-')}`;
   }
   const held = await heldPipeline(DATABASE_URL, machine);
   try {

@@ -1,7 +1,7 @@
 import test from 'ava';
 import { checkDeploy, replay, type ReplayResult } from '../../index.js';
 import { uploadMachine } from '../../machines/upload.js';
-import { backend, freshDatabase } from '../helpers/db.js';
+import { ownDatabase } from '../helpers/db.js';
 import { openRuntimes } from '../../runtime/open-runtimes.js';
 import { heldPipeline, uploadJobs, type HeldPipeline, type UploadJobs } from '../helpers/upload-jobs.js';
 import { chunkedGuardChanged, renamedValidated, slowerPolls, withoutEmbeddedCheckpoint } from '../helpers/upload-variants.js';
@@ -11,8 +11,8 @@ const teardowns: (() => Promise<void>)[] = [];
 let scenario: { held: HeldPipeline; jobs: UploadJobs };
 
 test.before(async () => {
-  const DATABASE_URL = backend === 'postgres' ? await freshDatabase({ teardown: (fn) => void teardowns.push(fn) }) : 'memory';
-  const held = await heldPipeline(DATABASE_URL);
+  const { DATABASE_URL, database } = await ownDatabase({ teardown: (fn) => void teardowns.push(fn) });
+  const held = await heldPipeline(DATABASE_URL, undefined, database);
   teardowns.unshift(() => held.pipeline.close());
   scenario = { held, jobs: await uploadJobs(held) };
 });

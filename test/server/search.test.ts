@@ -5,14 +5,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { failOnLeakedRuntimes } from '../helpers/leaks.js';
-import { backend, freshDatabase } from '../helpers/db.js';
+import { backend, freshDatabase, pgliteFolder } from '../helpers/db.js';
 import { getJson, startServer, until, upload } from '../helpers/server.js';
+import { inRepo } from '../helpers/repo.js';
 
 failOnLeakedRuntimes();
 
 const serial = test.serial;
 const run = promisify(execFile);
-const cli = new URL('../../bin/docket.js', import.meta.url).pathname;
+const cli = inRepo('bin/docket.js');
 
 /** Three documents about unrelated things; each query below has one right answer. */
 const DOCUMENTS = {
@@ -110,7 +111,7 @@ serial('bad search bodies get 400 (415 for a body that is not JSON), with a JSON
 serial('docket search prints the nearest chunks; --k and --json', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'docket-search-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const DATABASE_URL = backend === 'postgres' ? await freshDatabase(t) : `pglite:${join(dir, 'db')}`;
+  const DATABASE_URL = backend === 'postgres' ? await freshDatabase(t) : `pglite:${await pgliteFolder(t, 'docket-search-db-')}`;
   const env = { ...process.env, DATABASE_URL, EMBEDDING_DIMENSIONS: '512' };
   const files = Object.entries(DOCUMENTS).map(([name, text]) => {
     const file = join(dir, `${name}.md`);

@@ -1,11 +1,9 @@
-import test, { type ExecutionContext } from 'ava';
-import { createLlamaParseMock } from '../../adapters/llamaparse/mock.js';
-import { createOpenAIMock } from '../../adapters/openai/mock.js';
+import test from 'ava';
 import { signLlamaCloudWebhook } from '../../adapters/llamaparse/webhook.js';
 import type { Pipeline } from '../../pipeline/index.js';
 import { failOnLeakedRuntimes } from '../helpers/leaks.js';
-import { listen } from '../helpers/listen.js';
-import { freePort, startServer, until, upload } from '../helpers/server.js';
+import { startServerWithMocks } from '../helpers/mocked-server.js';
+import { startServer, until, upload } from '../helpers/server.js';
 import { webhookToken } from '../helpers/webhook-token.js';
 
 failOnLeakedRuntimes();
@@ -90,31 +88,11 @@ serial('a callback for a job that has ended is a replay: 401, and the job is unc
   t.is(await inbox(pipeline, created.job_id), 0);
 });
 
-/** The server on both mocks, LlamaParse calling back with `env`'s webhook settings. */
-async function withMocks(t: ExecutionContext, env: Record<string, string>) {
-  const llamaparse = createLlamaParseMock({ processingMs: 30 });
-  const openai = createOpenAIMock();
-  const port = await freePort();
-  const server = await startServer(
-    t,
-    {
-      LLAMA_CLOUD_API_KEY: 'llx-test',
-      LLAMA_CLOUD_BASE_URL: await listen(t, llamaparse.app),
-      OPENAI_API_KEY: 'sk-test',
-      OPENAI_BASE_URL: `${await listen(t, openai.app)}/v1`,
-      PUBLIC_URL: `http://127.0.0.1:${port}`,
-      ...env,
-    },
-    { port },
-  );
-  return { ...server, llamaparse };
-}
-
 serial('through the LlamaParse mock: signed event webhooks with a secret, tokened URLs without; each accepted and the job completes', async (t) => {
   const envs: Record<string, string>[] = [{ LLAMA_CLOUD_WEBHOOK_SECRET: SECRET }, {}];
   for (const env of envs) {
     const signed = 'LLAMA_CLOUD_WEBHOOK_SECRET' in env;
-    const { url, llamaparse, pipeline } = await withMocks(t, env);
+    const { url, llamaparse, pipeline } = await startServerWithMocks(t, env);
     const { body: created } = await upload(url, { name: 'a.md', content: `# Called back\n\n${signed ? 'signed' : 'tokened'}` });
     t.is((await until(`${url}/v1/jobs/${created.job_id}`, (job) => ['complete', 'failed'].includes(job.stage))).stage, 'complete');
     const [job] = [...llamaparse.jobs.values()];

@@ -8,8 +8,9 @@ import { loadConfig } from '../../server/config.js';
 import { createPipeline } from '../../pipeline/index.js';
 import { isSettled, stageOf } from '../../machines/upload.js';
 import { backend, freshDatabase, silent } from '../helpers/db.js';
+import { inRepo } from '../helpers/repo.js';
 
-const cli = new URL('../../bin/docket.js', import.meta.url).pathname;
+const cli = inRepo('bin/docket.js');
 const onPostgres = backend === 'postgres' ? test.serial : test.serial.skip;
 
 function run(args: string[], env: Record<string, string>) {
