@@ -12,8 +12,9 @@ import pg from 'pg';
 import { buildTests } from './build-tests.mjs';
 
 const totals = { passed: 0, failed: 0, skipped: 0 };
-// What failed, by pass, repeated at the very end: CI keeps only the tail of a long log.
+// What failed, by pass, repeated at the very end with ava's account of why: CI keeps only the tail of a long log.
 const failures = [];
+const accounts = [];
 
 function run(label, command, args, env = {}) {
   process.stdout.write(`\n=== ${label}\n`);
@@ -33,6 +34,13 @@ function count(label, out) {
   // ava prints "N tests passed" only when nothing failed: count the passes line by line instead.
   totals.passed += (out.match(/^\s+✔ /gm) ?? []).length;
   for (const [line] of out.matchAll(/^\s+✘ .*$|^\s*Uncaught exception in .*$|^\s*Unhandled rejection in .*$|^\s*◌ .*$/gm)) failures.push(`${label}: ${line.trim()}`);
+  // ava writes each failure's assertion, diff and stack between a `─` rule and its totals.
+  const account = /^\s*─\s*$([\s\S]*?)^\s*\d+ (?:tests? failed|uncaught exceptions?|tests? remained pending|known failures?|tests? passed)/m.exec(out);
+  if (account && account[1].trim() !== '') {
+    const lines = account[1].split('\n');
+    const kept = lines.length > 120 ? [...lines.slice(0, 120), `  … ${lines.length - 120} more lines above, in the ${label} pass`] : lines;
+    accounts.push(`--- ${label}: why\n${kept.join('\n').trim()}`);
+  }
   for (const [key, pattern] of [
     ['failed', /(\d+) tests? failed/],
     ['failed', /(\d+) uncaught exceptions?/],
@@ -172,6 +180,7 @@ if (!existsSync(new URL('../../shared/corpus/', import.meta.url))) {
   process.stdout.write(`\ncorpus tier skipped (../shared/corpus not found): ${corpusTests().join(' | ') || 'no corpus tests found'}\n`);
 }
 
+if (accounts.length > 0) process.stdout.write(`\n${accounts.join('\n\n')}\n`);
 if (failures.length > 0) process.stdout.write(`\nfailed:\n${[...new Set(failures)].map((line) => `  ${line}`).join('\n')}\n`);
 process.stdout.write(`\ndocket: ${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped\n`);
 process.exit(failed || totals.failed > 0 ? 1 : 0);
