@@ -4,7 +4,7 @@
  */
 import { createRuntime, type InstanceState } from 'docket';
 import { PgliteDatabase } from 'docket/pglite';
-import { order } from '../node/machine.js';
+import { COOLING_OFF_MS, order } from '../node/machine.js';
 
 const $ = <T extends HTMLElement>(selector: string) => document.querySelector<T>(selector)!;
 const status = $('#status');
@@ -13,7 +13,9 @@ const button = $<HTMLButtonElement>('#start');
 
 // The page opens its database itself: a bundle holds only the stores it imports (no `pg` here).
 const database = await PgliteDatabase.open('idb://docket-example');
-const rt = await createRuntime({ database, machines: { order } });
+// `?coolingOffMs=` lengthens the cooling-off, so a test can reload the page well inside it on loaded cores.
+const coolingOff = Number(new URLSearchParams(location.search).get('coolingOffMs') ?? COOLING_OFF_MS);
+const rt = await createRuntime({ database, machines: { order: order.provide({ delays: { coolingOff } }) } });
 const watched = new Set<string>();
 
 function show(state: InstanceState) {

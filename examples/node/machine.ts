@@ -14,6 +14,8 @@ export const order = setup({
     input: {} as { item: string },
     events: {} as { type: 'CANCEL' },
   },
+  // Named, so an embedder can give it another length with `order.provide({ delays: { coolingOff } })`.
+  delays: { coolingOff: COOLING_OFF_MS },
   actors: {
     // Runs as a durable effect: retried on transient errors, given a stable idempotency key.
     charge: durable<string, { item: string }>(async ({ input, idempotencyKey }) => `charged for ${input.item} (key ${idempotencyKey})`),
@@ -24,7 +26,7 @@ export const order = setup({
   initial: 'coolingOff',
   states: {
     coolingOff: {
-      after: { [COOLING_OFF_MS]: 'charging' }, // a row with a due time, not a setTimeout
+      after: { coolingOff: 'charging' }, // a row with a due time, not a setTimeout
       on: { CANCEL: 'canceled' },
     },
     charging: {
