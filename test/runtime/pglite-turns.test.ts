@@ -24,3 +24,18 @@ test('a burst of PGlite queries and transactions lets the event loop turn before
   t.not(turnedAt, undefined, 'the event loop turned');
   t.true(turnedAt! < burst.length, `a turn came after ${turnedAt} of ${burst.length} queries, not only once all had finished`);
 });
+
+test('queries asked for all at once, just after a turn, still let the loop turn while they run', async (t) => {
+  const db = await templatePglite();
+  t.teardown(() => db.close());
+  // A fresh turn first: every query below is asked for well inside the thread's slice.
+  await db.query('SELECT 1');
+  await new Promise<void>((resume) => setImmediate(resume));
+  let finished = 0;
+  let turnedAt: number | undefined;
+  const burst = Array.from({ length: 2000 }, (_, i) => db.query('SELECT $1::int + 1', [i]).then(() => (finished += 1)));
+  setImmediate(() => (turnedAt = finished));
+  await Promise.all(burst);
+  t.not(turnedAt, undefined, 'the event loop turned');
+  t.true(turnedAt! < burst.length, `a turn came after ${turnedAt} of ${burst.length} queries, not only once all had finished`);
+});
