@@ -123,7 +123,7 @@ const BACKEND_FREE = [
 ];
 
 // Tests of the surface (HTTP edge cases and fuzzing, API keys and replay from the CLI, the browser dashboard, the
-// vendors' wire formats, hostile documents) run once, on PostgreSQL: what they test is above the
+// vendors' wire formats and request sharing, hostile documents) run once, on PostgreSQL: what they test is above the
 // database, and the pipeline code beneath them runs on PGlite too, through the API, pipeline, search,
 // budget, tenant, control, event and CLI tests. `npm run test:full` runs them on both, as does a
 // machine with no PostgreSQL to run them on.
@@ -135,6 +135,8 @@ const SURFACE = [
   'test/server/fuzz-*.test.ts',
   'test/server/edge-api.test.ts',
   'test/server/edge-leaks.test.ts',
+  'test/server/edge-uploads.test.ts',
+  'test/server/embed-coalescing.test.ts',
   'test/server/webhook-auth.test.ts',
   'test/server/callbacks.test.ts',
   'test/server/keys-cli.test.ts',
