@@ -18,7 +18,7 @@ const tuning = z.object({
   effectConcurrency: positiveInt.default(32),
   stepBatchSize: positiveInt.max(1000).default(50),
   claimBatchSize: positiveInt.max(1000).default(20),
-  snapshotCache: z.number().int().nonnegative().max(1_000_000).default(0),
+  snapshotCache: z.number().int().nonnegative().max(1_000_000).default(1000),
   leaseMs: positiveInt.min(100).default(10_000),
   pollIntervalMs: positiveInt.min(10).default(5_000),
   maxConnections: positiveInt.default(10),

@@ -4,16 +4,22 @@ import type { InstanceState } from './types.js';
 
 type Listener = (state: InstanceState) => void;
 
+/** One subscribe() call: its listener and what it saw last (status matters too: parking in error keeps the version). */
+interface Subscription {
+  listener: Listener;
+  last?: { version: number; status: string };
+}
+
 /**
  * Fans step notifications (`<id>:<version>` on the steps channel, from any process) out to
  * subscribers. One read per notified instance however many listeners it has; states reach each
- * listener once and in version order.
+ * subscription once and in version order.
  */
 export class Subscriptions {
-  readonly #listeners = new Map<string, Set<Listener>>();
+  // What was delivered is kept per subscription, not per listener: one function watching several
+  // instances (a page drawing every order) missed each instance's states below another's version.
+  readonly #listeners = new Map<string, Set<Subscription>>();
   readonly #reads = new KeyedCoalescer((id) => this.#deliver(id));
-  /** What each listener saw last; status matters too, since parking in error keeps the version. */
-  readonly #delivered = new WeakMap<Listener, { version: number; status: string }>();
 
   constructor(
     private readonly read: (id: string) => Promise<InstanceState | null>,
@@ -23,9 +29,10 @@ export class Subscriptions {
   add(id: string, listener: Listener): () => void {
     let set = this.#listeners.get(id);
     if (!set) this.#listeners.set(id, (set = new Set()));
-    set.add(listener);
+    const subscription: Subscription = { listener };
+    set.add(subscription);
     return () => {
-      set.delete(listener);
+      set.delete(subscription);
       if (set.size === 0 && this.#listeners.get(id) === set) this.#listeners.delete(id);
     };
   }
@@ -58,12 +65,12 @@ export class Subscriptions {
       return;
     }
     if (!state) return;
-    for (const listener of this.#listeners.get(id) ?? []) {
-      const last = this.#delivered.get(listener);
+    for (const subscription of this.#listeners.get(id) ?? []) {
+      const { last } = subscription;
       if (last && (last.version > state.version || (last.version === state.version && last.status === state.status))) continue;
-      this.#delivered.set(listener, { version: state.version, status: state.status });
+      subscription.last = { version: state.version, status: state.status };
       try {
-        listener(state);
+        subscription.listener(state);
       } catch (error) {
         this.logger.error({ err: error, instance_id: id }, 'subscriber threw');
       }

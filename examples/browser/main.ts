@@ -42,8 +42,10 @@ async function watch(id: string) {
 
 for (const instance of (await rt.list({ machine: 'order', limit: 20 })).instances.reverse()) await watch(instance.id);
 
+// Numbered as clicked: counting the orders shown gave clicks made before a start committed the same number.
+let orders = watched.size;
 button.addEventListener('click', async () => {
-  const id = await rt.start('order', { item: `teapot #${watched.size + 1}` });
+  const id = await rt.start('order', { item: `teapot #${++orders}` });
   await watch(id);
 });
 button.disabled = false;

@@ -107,6 +107,29 @@ test('subscribe delivers each step once, in order', async (t) => {
   t.is(new Set(seen).size, seen.length, 'no state twice');
 });
 
+test('one listener subscribed to several instances gets each instance\'s steps (it missed those below another\'s version)', async (t) => {
+  const h = await harness(t);
+  const rt = await h.runtime({ machines: { recorder } });
+  const [ahead, behind] = [await rt.start('recorder'), await rt.start('recorder')];
+  const seen = new Map<string, number[]>([[ahead, []], [behind, []]]);
+  const show = (state: { id: string; version: number }) => seen.get(state.id)!.push(state.version);
+  const unsubscribe = [rt.subscribe(ahead, show), rt.subscribe(behind, show)];
+  // The same subscription twice to one instance is two subscriptions: ending one leaves the other.
+  const twice: number[] = [];
+  const again = (state: { version: number }) => twice.push(state.version);
+  const [first] = [rt.subscribe(behind, again), rt.subscribe(behind, again)];
+  first!();
+  for (const value of ['a', 'b', 'c']) await rt.send(ahead, { type: 'NOTE', value });
+  await eventually(() => seen.get(ahead)!.at(-1) === 3, 10_000, 'the first instance at version 3');
+  await rt.send(behind, { type: 'NOTE', value: 'x' });
+  await eventually(() => seen.get(behind)!.at(-1) === 1, 10_000, 'the second instance\'s version 1 delivered after the first\'s 3');
+  await eventually(() => twice.at(-1) === 1, 10_000, 'the subscription left after the other ended');
+  for (const end of unsubscribe) end();
+  // The start's own notification may or may not come after the subscribe: version 0 is allowed first.
+  t.deepEqual(seen.get(behind)!.filter((v) => v > 0), [1]);
+  t.deepEqual(twice.filter((v) => v > 0), [1], 'once, not once per subscribe() of the same function');
+});
+
 test('start and send inside the caller transaction commit with it, or not at all', async (t) => {
   const h = await harness(t);
   const rt = await h.runtime({ machines: { recorder, invoker }, services: { work: async ({ input }) => `did ${String(input)}` } });
