@@ -14,7 +14,8 @@ const button = $<HTMLButtonElement>('#start');
 // The page opens its database itself: a bundle holds only the stores it imports (no `pg` here).
 const database = await PgliteDatabase.open('idb://docket-example');
 // `?coolingOffMs=` lengthens the cooling-off, so a test can reload the page well inside it on loaded cores.
-const coolingOff = Number(new URLSearchParams(location.search).get('coolingOffMs') ?? COOLING_OFF_MS);
+const asked = Number(new URLSearchParams(location.search).get('coolingOffMs'));
+const coolingOff = Number.isFinite(asked) && asked > 0 ? asked : COOLING_OFF_MS;
 const rt = await createRuntime({ database, machines: { order: order.provide({ delays: { coolingOff } }) } });
 const watched = new Set<string>();
 
