@@ -58,6 +58,7 @@ async function beat() {
 }
 // One query at a time on the connection (pg queues a second, deprecated, and pg 9 refuses it): a
 // renewal slowed past its interval by a loaded machine would otherwise overlap the next, or a beat.
+// (Turns in ./turns.ts, written again: this thread's code is a string and imports only pg.)
 let turn = Promise.resolve();
 function inTurn(task) {
   const done = turn.then(task);

@@ -4,6 +4,7 @@ import type { HeartbeatOptions, LeaseKeeper } from '../lease-keeper.js';
 import { defaultLogger } from '../logger.js';
 import type { Database, QueryResult, Transaction } from './database.js';
 import { ThreadLeaseKeeper } from './pg-lease-thread.js';
+import { Turns } from './turns.js';
 
 export interface PgDatabaseOptions {
   connectionString: string;
@@ -32,7 +33,7 @@ export class PgDatabase implements Database {
   readonly #options: PgDatabaseOptions & { logger: Logger; applicationName: string };
   #listener: pg.Client | undefined;
   #connecting: Promise<pg.Client> | undefined;
-  #listenerTurn: Promise<unknown> = Promise.resolve();
+  readonly #listenerTurns = new Turns();
   readonly #channels = new Map<string, Set<(payload: string) => void>>();
   readonly #reconnectHandlers = new Set<() => void>();
   #closed = false;
@@ -133,9 +134,9 @@ export class PgDatabase implements Database {
    * one query at a time on a client (it queues a second, deprecated; pg 9 refuses it).
    */
   #onListener(client: pg.Client, sql: string): Promise<void> {
-    const done = this.#listenerTurn.then(() => client.query(sql));
-    this.#listenerTurn = done.catch(() => {});
-    return done.then(() => {});
+    return this.#listenerTurns.run(async () => {
+      await client.query(sql);
+    });
   }
 
   #listenerClient(): Promise<pg.Client> {

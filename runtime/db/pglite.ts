@@ -1,5 +1,6 @@
 import { PGlite, type PGliteOptions } from '@electric-sql/pglite';
 import type { Database, QueryResult, Transaction } from './database.js';
+import { Turns } from './turns.js';
 
 /**
  * PGlite (WASM Postgres) in this process: the zero-set-up default. It serves one connection, so
@@ -9,8 +10,8 @@ export class PgliteDatabase implements Database {
   readonly kind = 'pglite' as const;
   readonly #db: PGlite;
   readonly #owned: boolean;
-  /** The last query or transaction asked for: the next one runs after it (see #inTurn). */
-  #tail: Promise<unknown> = Promise.resolve();
+  /** Queries and transactions, one at a time in the order asked for (see #inTurn). */
+  readonly #turns = new Turns();
 
   private constructor(db: PGlite, owned: boolean) {
     this.#db = db;
@@ -55,12 +56,10 @@ export class PgliteDatabase implements Database {
    * burst asked for at once passed its checks together and then ran end to end without a turn.
    */
   #inTurn<T>(run: () => Promise<T>): Promise<T> {
-    const turn = this.#tail.then(async () => {
+    return this.#turns.run(async () => {
       await breathe();
       return run();
     });
-    this.#tail = turn.catch(() => {});
-    return turn;
   }
 
   #transaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<T> {

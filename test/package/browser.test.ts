@@ -2,7 +2,7 @@ import test from 'ava';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import { chromium, type Page } from 'playwright-core';
 import { CHROMIUM_ARGS, ensureChromium } from '../../scripts/ensure-chromium.mjs';
 import { pathToFileURL } from 'node:url';
 import { backend } from '../helpers/db.js';
@@ -25,6 +25,9 @@ const missing = await ensureChromium({ log: () => {} }).then(
 );
 const browserTest = backend === 'pglite' && missing === null ? test : test.skip;
 const because = missing === null ? '' : ` (skipped: ${missing})`;
+
+/** An instance's history as the page's runtime reads it (the example puts it on window.docket). */
+const historyIn = (page: Page, id: string) => page.evaluate((instance) => (window as unknown as { docket: { rt: Runtime } }).docket.rt.history(instance), id);
 
 browserTest(`a durable timer armed before a reload fires after it, in Chromium on idb://${because}`, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'docket-browser-'));
@@ -65,7 +68,7 @@ browserTest(`a durable timer armed before a reload fires after it, in Chromium o
   const id = await order.getAttribute('data-id');
   t.truthy(id);
   t.is(await order.getAttribute('data-state'), 'coolingOff');
-  const startedAt = new Date((await page.evaluate((instance) => (window as unknown as { docket: { rt: Runtime } }).docket.rt.history(instance!), id))[0]!.at).getTime();
+  const startedAt = new Date((await historyIn(page, id!))[0]!.at).getTime();
 
   // Reload within the cooling-off: nothing of the first page survives but IndexedDB.
   const reloadedAt = Date.now();
@@ -77,7 +80,7 @@ browserTest(`a durable timer armed before a reload fires after it, in Chromium o
   t.regex((await paid.textContent()) ?? '', /teapot #1: paid \(charged for teapot #1 \(key [^)]+\)\)/);
 
   // The timer fired in the reloaded page: its step was applied after the reload began.
-  const history = await page.evaluate((instance) => (window as unknown as { docket: { rt: Runtime } }).docket.rt.history(instance!), id);
+  const history = await historyIn(page, id!);
   const fired = history.find((step) => step.event.type === 'xstate.after.coolingOff.order.coolingOff');
   t.truthy(fired, 'the after event is in the history');
   t.true(reloadedAt < startedAt + coolingOffMs, 'the page reloaded inside the cooling-off');
